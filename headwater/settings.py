@@ -1,0 +1,100 @@
+"""Settings shared by every component: where data lives, and how to reach Kafka and ClickHouse.
+
+Each is read from `HEADWATER_*` environment variables once, at the entry point, and passed down.
+`KAFKA_BOOTSTRAP` and `CLICKHOUSE_URL` (without the prefix) are honoured too: when either is set,
+that external service is used and the local stack starts nothing in its place.
+"""
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["ClickHouseSettings", "HeadwaterSettings", "KafkaSettings"]
+
+
+def _config(prefix: str) -> SettingsConfigDict:
+    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="forbid")
+
+
+class HeadwaterSettings(BaseSettings):
+    """Where Headwater keeps its state and how loudly it logs."""
+
+    model_config = _config("HEADWATER_")
+
+    data_dir: Path = Field(
+        Path(".headwater"),
+        description="One folder for all local state: broker logs, ClickHouse data, projects. "
+        "Example: /var/lib/headwater",
+    )
+    cache_dir: Path = Field(
+        Path.home() / ".cache" / "headwater",
+        description="Downloads that can be shared between data folders (the Kafka jars).",
+    )
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
+        "WARNING", description="Log level of every component; logs are JSON lines on stderr."
+    )
+
+    @property
+    def projects_file(self) -> Path:
+        return self.data_dir / "projects.json"
+
+
+class KafkaSettings(BaseSettings):
+    """How to reach Kafka, and the local broker's ports when Headwater runs one itself."""
+
+    model_config = _config("HEADWATER_KAFKA_")
+
+    bootstrap: str | None = Field(
+        None,
+        validation_alias=AliasChoices("KAFKA_BOOTSTRAP", "HEADWATER_KAFKA_BOOTSTRAP"),
+        description="Bootstrap servers of an external cluster, e.g. kafka-1:9092,kafka-2:9092. "
+        "Unset: Headwater runs a local single-node broker.",
+    )
+    port: int = Field(19092, description="Client port of the local broker.")
+    controller_port: int = Field(19093, description="KRaft controller port of the local broker.")
+    partitions: int = Field(4, ge=1, description="Partitions of each topic Headwater creates.")
+    replication_factor: int = Field(
+        1, ge=1, description="Replication factor of each topic Headwater creates."
+    )
+    heap: str = Field("512m", description="JVM heap of the local broker (-Xmx).")
+
+    @property
+    def external(self) -> bool:
+        return self.bootstrap is not None
+
+    @property
+    def bootstrap_servers(self) -> str:
+        return self.bootstrap or f"127.0.0.1:{self.port}"
+
+
+class ClickHouseSettings(BaseSettings):
+    """How to reach ClickHouse: a server over HTTP, or the engine embedded in the sink."""
+
+    model_config = _config("HEADWATER_CLICKHOUSE_")
+
+    url: str | None = Field(
+        None,
+        validation_alias=AliasChoices("CLICKHOUSE_URL", "HEADWATER_CLICKHOUSE_URL"),
+        description="HTTP(S) URL of a ClickHouse server, e.g. https://ch.example.com:8443. "
+        "Unset: the local ClickHouse chosen by `mode`.",
+    )
+    mode: Literal["embedded", "server"] = Field(
+        "embedded",
+        description="Local ClickHouse when no url is set: `embedded` runs the engine inside the "
+        "sink (no server); `server` runs a local ClickHouse HTTP server from the same engine.",
+    )
+    http_port: int = Field(18123, description="HTTP port of the local ClickHouse server.")
+    database: str = Field("default", description="Database that holds Headwater's tables.")
+    username: str = Field("default", description="User for a ClickHouse server.")
+    password: SecretStr = Field(SecretStr(""), description="Password for a ClickHouse server.")
+
+    @property
+    def embedded(self) -> bool:
+        return self.url is None and self.mode == "embedded"
+
+    @property
+    def server_url(self) -> str:
+        """The HTTP URL to use when ClickHouse is a server (external or local)."""
+        return self.url or f"http://127.0.0.1:{self.http_port}"
