@@ -1,0 +1,88 @@
+"""The normalised event, version 1: the one record every stage after the gateway speaks.
+
+The gateway turns each vendor payload into an `Event`; services that produce to Kafka directly
+publish the same JSON (its JSON Schema is `schemas/event.v1.schema.json`). Fields are added, never
+repurposed: a change that would break a reader bumps `schema_version`.
+"""
+
+from datetime import datetime
+from typing import Any, Literal
+
+import orjson
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+
+__all__ = ["SCHEMA_VERSION", "Event", "SourceFormat", "UserDataUpdate", "decode", "encode"]
+
+SCHEMA_VERSION = 1
+
+SourceFormat = Literal["vemetric", "usermaven", "embeddables", "direct"]
+
+
+class UserDataUpdate(BaseModel):
+    """Person properties carried by an event: `set` overwrites, `set_once` keeps the first value."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    set: dict[str, Any] = Field(default_factory=dict, description="Properties to overwrite.")
+    set_once: dict[str, Any] = Field(
+        default_factory=dict, description="Properties to set only if the person has none yet."
+    )
+
+
+class Event(BaseModel):
+    """One product-analytics event, whatever format it arrived in."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    schema_version: Literal[1] = Field(1, description="Version of this record's schema.")
+    event_id: str = Field(min_length=1, description="Unique id of this event (a UUID if minted).")
+    project_id: str = Field(min_length=1, description="Headwater project the event belongs to.")
+    source_format: SourceFormat = Field(description="The format the event arrived in.")
+    name: str = Field(min_length=1, description="Event name, e.g. `$pageview` or `purchase`.")
+    event_time: AwareDatetime = Field(description="When the event happened (UTC).")
+    received_at: AwareDatetime = Field(description="When Headwater received it (UTC).")
+    is_historical: bool = Field(
+        False, description="True for imports that carry their own past timestamp."
+    )
+    idempotency_key: str | None = Field(
+        None, description="The request's Idempotency-Key header, for deduplication."
+    )
+    source_event_id: str | None = Field(None, description="The source's own id for the event.")
+    user_id: str | None = Field(None, description="The known user's id, if any.")
+    anonymous_id: str | None = Field(None, description="The anonymous visitor's id, if any.")
+    identifier_key: str | None = Field(
+        None, description="Key of the identifier the event names its user by (e.g. `email`)."
+    )
+    identifier_value: str | None = Field(None, description="Value of that identifier.")
+    url: str | None = Field(None, description="Page URL the event happened on.")
+    context: dict[str, str] = Field(
+        default_factory=dict,
+        description="Other request and page context (user agent, title, language, ...).",
+    )
+    properties: dict[str, Any] = Field(
+        default_factory=dict, description="The event's own properties, as sent."
+    )
+    metrics: dict[str, float] = Field(
+        default_factory=dict, description="Numeric properties, by name."
+    )
+    dimensions: dict[str, str] = Field(
+        default_factory=dict, description="String properties, by name."
+    )
+    user_data: UserDataUpdate = Field(
+        default_factory=UserDataUpdate, description="Person property updates."
+    )
+
+    def kafka_key(self) -> bytes:
+        """Partition key: one project's person always lands on one partition, in order."""
+        person = self.user_id or self.anonymous_id or self.identifier_value or self.event_id
+        return f"{self.project_id}:{person}".encode()
+
+
+def encode(event: Event) -> bytes:
+    """Serialise for Kafka: compact JSON, UTC times with a `Z`."""
+    return orjson.dumps(event.model_dump(), option=orjson.OPT_UTC_Z)
+
+
+def decode(data: bytes | str) -> Event:
+    """Parse and validate a record from Kafka (raises pydantic.ValidationError)."""
+    return Event.model_validate_json(data)
