@@ -1,0 +1,139 @@
+"""A background service process that outlives the command that started it.
+
+`start()` is idempotent (a live pid file means it is already running), waits for readiness and,
+when the service does not come up, fails with the tail of its log. `stop()` sends SIGTERM to the
+process group, waits, and only then kills.
+"""
+
+import os
+import signal
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from headwater.errors import HeadwaterError
+
+__all__ = ["ManagedProcess", "ServiceFailed", "log_tail", "pid_alive"]
+
+
+class ServiceFailed(HeadwaterError):
+    """A local service did not come up (or died); the message carries its log tail."""
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def log_tail(path: Path, lines: int = 30) -> str:
+    if not path.exists():
+        return "(no log)"
+    return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+@dataclass(frozen=True)
+class ManagedProcess:
+    """One service: its command, its folder (pid file and log live there) and its health check."""
+
+    name: str
+    argv: Sequence[str]
+    workdir: Path
+    is_ready: Callable[[], bool]
+    startup_timeout: float = 60.0
+    env: dict[str, str] | None = None
+
+    @property
+    def pid_file(self) -> Path:
+        return self.workdir / f"{self.name}.pid"
+
+    @property
+    def log_file(self) -> Path:
+        return self.workdir / f"{self.name}.log"
+
+    def pid(self) -> int | None:
+        """The pid of the running service, or None (a stale pid file is removed)."""
+        try:
+            pid = int(self.pid_file.read_text())
+        except (FileNotFoundError, ValueError):
+            return None
+        if pid_alive(pid) and not _is_zombie(pid):
+            return pid
+        self.pid_file.unlink(missing_ok=True)
+        return None
+
+    def start(self) -> bool:
+        """Start unless already running; return True if this call started it."""
+        if self.pid() is not None:
+            self._wait_ready()
+            return False
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        with self.log_file.open("wb") as log:
+            proc = subprocess.Popen(
+                list(self.argv),
+                cwd=self.workdir,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+                env={**os.environ, **(self.env or {})},
+            )
+        self.pid_file.write_text(str(proc.pid))
+        try:
+            self._wait_ready(proc)
+        except ServiceFailed:
+            self.stop()
+            raise
+        return True
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Stop the service if it runs; return True if it was running."""
+        pid = self.pid()
+        if pid is None:
+            return False
+        _signal_group(pid, signal.SIGTERM)
+        deadline = time.monotonic() + timeout
+        while pid_alive(pid) and not _is_zombie(pid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        if pid_alive(pid) and not _is_zombie(pid):
+            _signal_group(pid, signal.SIGKILL)
+        self.pid_file.unlink(missing_ok=True)
+        return True
+
+    def _wait_ready(self, proc: subprocess.Popen[bytes] | None = None) -> None:
+        deadline = time.monotonic() + self.startup_timeout
+        while time.monotonic() < deadline:
+            if self.is_ready():
+                return
+            if proc is not None and proc.poll() is not None:
+                raise ServiceFailed(
+                    f"{self.name} exited with code {proc.returncode} while starting; "
+                    f"last lines of {self.log_file}:\n{log_tail(self.log_file)}"
+                )
+            time.sleep(0.2)
+        raise ServiceFailed(
+            f"{self.name} was not ready after {self.startup_timeout:.0f}s; "
+            f"last lines of {self.log_file}:\n{log_tail(self.log_file)}"
+        )
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    try:
+        os.killpg(pid, sig)
+    except ProcessLookupError:
+        pass
+
+
+def _is_zombie(pid: int) -> bool:
+    """A child that exited but was not reaped still answers kill(0); /proc tells the truth."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] == "Z"

@@ -1,0 +1,53 @@
+"""Create Headwater's topics before anything reads them.
+
+Consumers that subscribe to a topic that does not exist yet may never pick it up later (faust
+ignores missing topics at subscription), so every component ensures the topics at start.
+"""
+
+import asyncio
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.errors import KafkaError
+
+from headwater.errors import HeadwaterError
+from headwater.settings import KafkaSettings
+from schemas import topics
+
+__all__ = ["KafkaUnreachable", "ensure_topics"]
+
+
+class KafkaUnreachable(HeadwaterError):
+    retriable = True
+
+
+async def ensure_topics(kafka: KafkaSettings, timeout: float = 30.0) -> list[str]:
+    """Create any missing Headwater topic; return the names created. Retries until `timeout`."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while True:
+        try:
+            return await _create_missing(kafka)
+        except KafkaError as exc:
+            if loop.time() > deadline:
+                raise KafkaUnreachable(
+                    f"could not create topics on {kafka.bootstrap_servers}: {exc!r}"
+                ) from exc
+            await asyncio.sleep(0.5)
+
+
+async def _create_missing(kafka: KafkaSettings) -> list[str]:
+    admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [name for name in topics.ALL if name not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(name, kafka.partitions, kafka.replication_factor)
+                    for name in missing
+                ]
+            )
+        return missing
+    finally:
+        await admin.close()
