@@ -1,0 +1,99 @@
+"""The batching base every sink builds on: `add` rows, `flush` them, commit what was written.
+
+Rows are batched per (topic, partition). A flush writes each batch and clears it whatever
+happens; it returns the offsets to commit (`last + 1`) for the batches that were written and
+reports the partitions whose write failed, so the caller can rewind them and read them again.
+"""
+
+import time
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+
+from headwater.errors import HeadwaterError
+from schemas.event import Event
+
+__all__ = ["Batch", "BatchingSink", "FlushResult", "SinkWriteFailed"]
+
+TopicPartition = tuple[str, int]
+
+
+class SinkWriteFailed(HeadwaterError):
+    """The store did not take a batch; trying again later may work."""
+
+    retriable = True
+
+
+@dataclass
+class Batch:
+    topic: str
+    partition: int
+    first_offset: int
+    last_offset: int = -1
+    events: list[Event] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class FlushResult:
+    """Offsets to commit and rows written, per partition written; errors per partition not."""
+
+    commit: dict[TopicPartition, int]
+    written: dict[TopicPartition, int]
+    failed: dict[TopicPartition, SinkWriteFailed]
+
+
+class BatchingSink(ABC):
+    """Collects events per partition; `due()` says when size or age calls for a flush."""
+
+    def __init__(self, max_rows: int, max_age_s: float) -> None:
+        self._max_rows = max_rows
+        self._max_age_s = max_age_s
+        self._batches: dict[TopicPartition, Batch] = {}
+        self._rows = 0
+        self._oldest: float | None = None
+
+    async def setup(self) -> None:
+        """Open clients; called once before the first `add`."""
+
+    async def close(self) -> None:
+        """Release clients; safe to call twice."""
+
+    @abstractmethod
+    async def write(self, batch: Batch) -> None:
+        """Write one partition's batch, or raise SinkWriteFailed."""
+
+    def add(self, event: Event, topic: str, partition: int, offset: int) -> None:
+        batch = self._batches.setdefault((topic, partition), Batch(topic, partition, offset))
+        batch.events.append(event)
+        batch.last_offset = offset
+        self._rows += 1
+        if self._oldest is None:
+            self._oldest = time.monotonic()
+
+    def due(self) -> bool:
+        if self._oldest is None:
+            return False
+        return self._rows >= self._max_rows or time.monotonic() - self._oldest >= self._max_age_s
+
+    def seconds_until_due(self) -> float | None:
+        if self._oldest is None:
+            return None
+        return max(0.0, self._max_age_s - (time.monotonic() - self._oldest))
+
+    async def flush(self) -> FlushResult:
+        commit: dict[TopicPartition, int] = {}
+        written: dict[TopicPartition, int] = {}
+        failed: dict[TopicPartition, SinkWriteFailed] = {}
+        try:
+            for key, batch in self._batches.items():
+                try:
+                    await self.write(batch)
+                except SinkWriteFailed as exc:
+                    failed[key] = exc
+                else:
+                    commit[key] = batch.last_offset + 1
+                    written[key] = len(batch.events)
+        finally:
+            self._batches.clear()
+            self._rows = 0
+            self._oldest = None
+        return FlushResult(commit, written, failed)

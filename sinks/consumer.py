@@ -1,0 +1,171 @@
+"""Feeds a sink from the events topic and commits offsets only after the sink wrote them.
+
+At least once, with explicit offsets: a batch that failed is not committed; its partition is
+rewound to the last committed offset and read again after a back-off, so nothing is lost while the
+store is down, and memory stays bounded because nothing new is read meanwhile.
+"""
+
+import asyncio
+import contextlib
+import logging
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.structs import ConsumerRecord
+from pydantic import ValidationError
+
+from headwater.settings import KafkaSettings
+from headwater.telemetry import ComponentMetrics
+from schemas import topics
+from schemas.dead_letter import DeadLetter, reason_for
+from schemas.event import decode
+from sinks.base import BatchingSink
+from sinks.settings import SinkSettings
+
+__all__ = ["SinkConsumer"]
+
+log = logging.getLogger(__name__)
+
+_MAX_BACKOFF_S = 30.0
+
+
+class SinkConsumer:
+    """The sink's Kafka side: poll, add, flush when due, commit `last + 1`."""
+
+    def __init__(
+        self,
+        sink: BatchingSink,
+        kafka: KafkaSettings,
+        settings: SinkSettings,
+        metrics: ComponentMetrics,
+    ) -> None:
+        self._sink = sink
+        self._kafka = kafka
+        self._settings = settings
+        self._metrics = metrics
+        self._flush_lock = asyncio.Lock()
+        self._backoff_s = settings.retry_backoff_ms / 1000
+        self._consumer: AIOKafkaConsumer | None = None
+        self._dead_letters: AIOKafkaProducer | None = None
+        self._task: asyncio.Task[None] | None = None
+        self.healthy_store = True
+
+    async def start(self) -> None:
+        self._dead_letters = AIOKafkaProducer(
+            bootstrap_servers=self._kafka.bootstrap_servers, acks="all", enable_idempotence=True
+        )
+        await self._dead_letters.start()
+        self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            group_id=self._settings.group_id,
+            enable_auto_commit=False,
+            auto_offset_reset="earliest",
+            isolation_level="read_committed",
+            max_poll_records=self._settings.batch_max_rows,
+        )
+        self._consumer.subscribe([topics.EVENTS], listener=_FlushOnRevoke(self))
+        await self._consumer.start()
+        self._task = asyncio.create_task(self._run(), name="sink-consumer")
+
+    async def stop(self) -> None:
+        """Stop reading, write what is batched, commit it, close. Safe to call twice."""
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        if self._consumer is not None:
+            with contextlib.suppress(Exception):
+                await self.flush()
+            consumer, self._consumer = self._consumer, None
+            await consumer.stop()
+        if self._dead_letters is not None:
+            producer, self._dead_letters = self._dead_letters, None
+            await producer.stop()
+
+    @property
+    def task(self) -> asyncio.Task[None] | None:
+        return self._task
+
+    async def _run(self) -> None:
+        consumer = self._require_consumer()
+        while True:
+            wait = self._sink.seconds_until_due()
+            timeout_ms = 200 if wait is None else max(1, min(200, int(wait * 1000)))
+            records = await consumer.getmany(timeout_ms=timeout_ms)
+            for tp, messages in records.items():
+                for message in messages:
+                    await self._add(message)
+                self._metrics.inc(self._metrics.events_received, tp.topic, tp.partition, len(messages))
+            if self._sink.due():
+                await self.flush()
+
+    async def _add(self, message: ConsumerRecord[bytes, bytes]) -> None:
+        try:
+            event = decode(message.value or b"")
+        except ValidationError as exc:
+            await self._dead_letter(message, exc)
+            return
+        self._sink.add(event, message.topic, message.partition, message.offset)
+
+    async def _dead_letter(self, message: ConsumerRecord[bytes, bytes], exc: ValidationError) -> None:
+        letter = DeadLetter.of_record(
+            reason_for(exc),
+            str(exc),
+            "sink",
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.value,
+        )
+        producer = self._dead_letters
+        assert producer is not None, "started in start()"
+        await producer.send_and_wait(topics.DEAD_LETTER, letter.encode(), key=message.key)
+        self._metrics.inc(self._metrics.events_dropped, message.topic, message.partition)
+
+    async def flush(self) -> None:
+        consumer = self._require_consumer()
+        async with self._flush_lock:
+            result = await self._sink.flush()
+            if result.commit:
+                await consumer.commit({TopicPartition(t, p): o for (t, p), o in result.commit.items()})
+                for (topic, partition), rows in result.written.items():
+                    self._metrics.inc(self._metrics.events_sent, topic, partition, rows)
+            if not result.failed:
+                self.healthy_store = True
+                self._backoff_s = self._settings.retry_backoff_ms / 1000
+                return
+            self.healthy_store = False
+            for (topic, partition), error in result.failed.items():
+                self._metrics.inc(self._metrics.errors, topic, partition)
+                log.warning("write failed; will retry", extra={"error": str(error)})
+                await self._rewind(TopicPartition(topic, partition))
+            await asyncio.sleep(self._backoff_s)
+            self._backoff_s = min(_MAX_BACKOFF_S, self._backoff_s * 2)
+
+    async def _rewind(self, tp: TopicPartition) -> None:
+        consumer = self._require_consumer()
+        committed = await consumer.committed(tp)
+        if committed is None:
+            await consumer.seek_to_beginning(tp)
+        else:
+            consumer.seek(tp, committed)
+
+    def _require_consumer(self) -> AIOKafkaConsumer:
+        if self._consumer is None:
+            raise RuntimeError("SinkConsumer is not started")
+        return self._consumer
+
+
+class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Write and commit a partition's batch before another sink takes the partition over."""
+
+    def __init__(self, owner: SinkConsumer) -> None:
+        self._owner = owner
+
+    async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
+        if revoked:
+            await self._owner.flush()
+
+    async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
+        return None

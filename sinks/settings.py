@@ -1,0 +1,23 @@
+"""The sink's settings (`HEADWATER_SINK_*`)."""
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["SinkSettings"]
+
+
+class SinkSettings(BaseSettings):
+    """Batch size and age (whichever comes first flushes), and the sink's own HTTP port."""
+
+    model_config = SettingsConfigDict(env_prefix="HEADWATER_SINK_", frozen=True, extra="forbid")
+
+    group_id: str = Field("headwater-sink", description="Kafka consumer group of the sink.")
+    batch_max_rows: int = Field(50_000, ge=1, description="Flush when a batch has this many rows.")
+    batch_max_age_ms: int = Field(
+        1000, ge=10, description="Flush when a batch's oldest row waited this long."
+    )
+    retry_backoff_ms: int = Field(
+        1000, ge=10, description="Wait before retrying a failed write (doubles, up to 30 s)."
+    )
+    host: str = Field("127.0.0.1", description="Listen address of /healthz, /readyz, /metrics.")
+    port: int = Field(8081, description="Port of the sink's HTTP endpoints.")
