@@ -1,0 +1,165 @@
+"""The `headwater` command: run the whole pipeline, one component, the local stack, or SQL.
+
+Settings are read from the environment here, once, and handed to what runs.
+"""
+
+import asyncio
+import sys
+
+import click
+
+from gateway.settings import GatewaySettings
+from headwater.errors import HeadwaterError
+from headwater.logs import configure_logging
+from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
+from processors.settings import ProcessorSettings
+from sinks.settings import SinkSettings
+
+__all__ = ["main"]
+
+
+@click.group()
+def cli() -> None:
+    """Headwater: vendor event formats over HTTP -> Kafka -> stream processors -> ClickHouse."""
+
+
+@cli.command()
+def up() -> None:
+    """Run the whole pipeline here (local Kafka and ClickHouse as needed) until Ctrl-C."""
+    from headwater.up import run_pipeline
+
+    settings = HeadwaterSettings()
+    configure_logging(settings.log_level)
+    run_pipeline(settings, KafkaSettings(), ClickHouseSettings(), GatewaySettings(), SinkSettings())
+
+
+@cli.group()
+def stack() -> None:
+    """The local infrastructure alone: Kafka, and a ClickHouse server if configured."""
+
+
+def _stack():  # type: ignore[no-untyped-def]
+    from headwater.stack import Stack
+
+    return Stack(HeadwaterSettings(), KafkaSettings(), ClickHouseSettings())
+
+
+@stack.command("up")
+def stack_up() -> None:
+    """Start the local services that are not running yet."""
+    started = _stack().up()
+    click.echo(f"started: {', '.join(started)}" if started else "already running")
+
+
+@stack.command("down")
+def stack_down() -> None:
+    """Stop the local services."""
+    stopped = _stack().down()
+    click.echo(f"stopped: {', '.join(stopped)}" if stopped else "nothing was running")
+
+
+@stack.command("status")
+def stack_status() -> None:
+    """Show what runs where."""
+    for row in _stack().status():
+        state = "running" if row.running else "stopped"
+        pid = f"pid {row.pid}" if row.pid else ""
+        click.echo(f"{row.name:<11} {state:<8} {row.where:<40} {pid}".rstrip())
+
+
+@cli.command()
+def gateway() -> None:
+    """Run the HTTP gateway."""
+    import uvicorn
+
+    from gateway.app import create_app
+    from headwater.projects import ProjectRegistry
+
+    settings, gateway_settings = HeadwaterSettings(), GatewaySettings()
+    configure_logging(settings.log_level)
+    app = create_app(gateway_settings, KafkaSettings(), ProjectRegistry.load(settings.projects_file))
+    uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=gateway_settings.host,
+            port=gateway_settings.port,
+            loop="uvloop",
+            http="httptools",
+            log_config=None,
+            access_log=False,
+        )
+    ).run()
+
+
+@cli.command()
+def process() -> None:
+    """Run a stream-processor worker (faust)."""
+    import faust
+    from prometheus_client import start_http_server
+
+    from headwater.telemetry import ComponentMetrics
+    from headwater.topics import ensure_topics
+    from processors.app import create_app
+
+    settings, kafka, processor = HeadwaterSettings(), KafkaSettings(), ProcessorSettings()
+    configure_logging(settings.log_level)
+    metrics = ComponentMetrics("processors")
+    if processor.metrics_port:
+        start_http_server(processor.metrics_port, processor.metrics_host, metrics.registry)
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    loop.run_until_complete(ensure_topics(kafka))
+    app = create_app(processor, kafka, settings.data_dir, metrics)
+    worker = faust.Worker(app, loop=loop, loglevel=settings.log_level, quiet=True)
+    worker.execute_from_commandline()
+
+
+@cli.command()
+def sink() -> None:
+    """Run the ClickHouse sink."""
+    import uvicorn
+
+    from sinks.service import create_service
+
+    settings, sink_settings = HeadwaterSettings(), SinkSettings()
+    configure_logging(settings.log_level)
+    failures: list[BaseException] = []
+    server: uvicorn.Server
+
+    def on_failure(error: BaseException) -> None:
+        failures.append(error)
+        server.should_exit = True
+
+    app = create_service(
+        sink_settings, settings, KafkaSettings(), ClickHouseSettings(), on_failure
+    )
+    server = uvicorn.Server(
+        uvicorn.Config(
+            app,
+            host=sink_settings.host,
+            port=sink_settings.port,
+            loop="uvloop",
+            log_config=None,
+            access_log=False,
+        )
+    )
+    server.run()
+    if failures:
+        raise HeadwaterError(f"the sink's consumer loop failed: {failures[0]!r}")
+
+
+@cli.command()
+@click.argument("query")
+def sql(query: str) -> None:
+    """Run QUERY against the configured ClickHouse and print a table."""
+    from headwater.sql import run_sql
+
+    click.echo(run_sql(query, HeadwaterSettings(), ClickHouseSettings()), nl=False)
+
+
+def main() -> None:
+    try:
+        cli(standalone_mode=True)
+    except HeadwaterError as exc:
+        click.echo(f"headwater: {exc}", err=True)
+        sys.exit(1)

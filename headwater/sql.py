@@ -1,0 +1,53 @@
+"""`headwater sql`: run a query against the configured ClickHouse and return a readable table.
+
+An embedded store can be open in one process only; while a sink holds it, the query goes to that
+sink's `/sql` endpoint instead (its address is in the data folder's `sink.json`).
+"""
+
+import urllib.request
+from urllib.error import HTTPError, URLError
+
+import orjson
+
+from headwater.errors import HeadwaterError
+from headwater.settings import ClickHouseSettings, HeadwaterSettings
+from headwater.stack.process import pid_alive
+from sinks.clickhouse import connect, pretty_query
+from sinks.service import holder_file
+
+__all__ = ["QueryFailed", "run_sql"]
+
+
+class QueryFailed(HeadwaterError):
+    """ClickHouse rejected the query, or could not be reached."""
+
+
+def run_sql(query: str, settings: HeadwaterSettings, clickhouse: ClickHouseSettings) -> str:
+    if clickhouse.embedded and (sink_url := _running_sink(settings)) is not None:
+        return _via_sink(sink_url, query)
+    client = connect(clickhouse, settings.data_dir)
+    try:
+        return pretty_query(client, query)
+    except Exception as exc:  # the driver's errors vary by interface; all mean "query failed"
+        raise QueryFailed(str(exc)) from exc
+    finally:
+        client.close()
+
+
+def _running_sink(settings: HeadwaterSettings) -> str | None:
+    try:
+        holder = orjson.loads(holder_file(settings.data_dir).read_bytes())
+    except (FileNotFoundError, orjson.JSONDecodeError):
+        return None
+    return str(holder["url"]) if pid_alive(int(holder["pid"])) else None
+
+
+def _via_sink(url: str, query: str) -> str:
+    request = urllib.request.Request(f"{url}/sql", data=query.encode(), method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            return str(response.read().decode())
+    except HTTPError as exc:
+        raise QueryFailed(exc.read().decode(errors="replace")) from exc
+    except URLError as exc:
+        raise QueryFailed(f"the sink holding the embedded store did not answer: {exc}") from exc
