@@ -5,6 +5,7 @@ when the service does not come up, fails with the tail of its log. `stop()` send
 process group, waits, and only then kills.
 """
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -63,7 +64,7 @@ class ManagedProcess:
             pid = int(self.pid_file.read_text())
         except (FileNotFoundError, ValueError):
             return None
-        if pid_alive(pid) and not _is_zombie(pid):
+        if _running(pid):
             return pid
         self.pid_file.unlink(missing_ok=True)
         return None
@@ -99,10 +100,12 @@ class ManagedProcess:
             return False
         _signal_group(pid, signal.SIGTERM)
         deadline = time.monotonic() + timeout
-        while pid_alive(pid) and not _is_zombie(pid) and time.monotonic() < deadline:
+        while _running(pid) and time.monotonic() < deadline:
             time.sleep(0.1)
-        if pid_alive(pid) and not _is_zombie(pid):
+        if _running(pid):
             _signal_group(pid, signal.SIGKILL)
+            while _running(pid):
+                time.sleep(0.1)
         self.pid_file.unlink(missing_ok=True)
         return True
 
@@ -123,11 +126,25 @@ class ManagedProcess:
         )
 
 
-def _signal_group(pid: int, sig: signal.Signals) -> None:
+def _running(pid: int) -> bool:
+    """Alive and not a zombie; reaps the process if it is our own child that has exited."""
     try:
+        reaped, _ = os.waitpid(pid, os.WNOHANG)
+        ours = True
+    except ChildProcessError:
+        reaped, ours = 0, False  # started by another command: its parent (or init) reaps it
+    if reaped == pid:
+        return False
+    if pid_alive(pid) and not _is_zombie(pid):
+        return True
+    if ours:
+        os.waitpid(pid, 0)  # it exited between the two checks: reap it now
+    return False
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, sig)
-    except ProcessLookupError:
-        pass
 
 
 def _is_zombie(pid: int) -> bool:
