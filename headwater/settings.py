@@ -15,7 +15,7 @@ __all__ = ["ClickHouseSettings", "HeadwaterSettings", "KafkaSettings"]
 
 
 def _config(prefix: str) -> SettingsConfigDict:
-    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="forbid")
+    return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="forbid", populate_by_name=True)
 
 
 class HeadwaterSettings(BaseSettings):
