@@ -5,7 +5,6 @@ publish the same JSON (its JSON Schema is `schemas/event.v1.schema.json`). Field
 repurposed: a change that would break a reader bumps `schema_version`.
 """
 
-from datetime import datetime
 from typing import Any, Literal
 
 import orjson
