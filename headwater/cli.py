@@ -77,7 +77,9 @@ def gateway() -> None:
 
     settings, gateway_settings = HeadwaterSettings(), GatewaySettings()
     configure_logging(settings.log_level)
-    app = create_app(gateway_settings, KafkaSettings(), ProjectRegistry.load(settings.projects_file))
+    app = create_app(
+        gateway_settings, KafkaSettings(), ProjectRegistry.load(settings.projects_file)
+    )
     uvicorn.Server(
         uvicorn.Config(
             app,
@@ -130,9 +132,7 @@ def sink() -> None:
         failures.append(error)
         server.should_exit = True
 
-    app = create_service(
-        sink_settings, settings, KafkaSettings(), ClickHouseSettings(), on_failure
-    )
+    app = create_service(sink_settings, settings, KafkaSettings(), ClickHouseSettings(), on_failure)
     server = uvicorn.Server(
         uvicorn.Config(
             app,

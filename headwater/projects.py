@@ -112,7 +112,9 @@ def ensure_dev_project(data_dir: Path) -> tuple[DevCredentials | None, bool]:
         id=DEV_PROJECT_ID,
         vemetric_tokens=[credentials.vemetric_token],
         embeddables_key_hashes=[hash_secret(credentials.embeddables_key)],
-        usermaven_keys=[UsermavenKey(api_key=usermaven_api_key, server_token_hash=hash_secret(server_token))],
+        usermaven_keys=[
+            UsermavenKey(api_key=usermaven_api_key, server_token_hash=hash_secret(server_token))
+        ],
     )
     data_dir.mkdir(parents=True, exist_ok=True)
     _write_private(credentials_file, credentials.as_env())

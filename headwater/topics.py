@@ -43,10 +43,7 @@ async def _create_missing(kafka: KafkaSettings) -> list[str]:
         missing = [name for name in topics.ALL if name not in existing]
         if missing:
             await admin.create_topics(
-                [
-                    NewTopic(name, kafka.partitions, kafka.replication_factor)
-                    for name in missing
-                ]
+                [NewTopic(name, kafka.partitions, kafka.replication_factor) for name in missing]
             )
         return missing
     finally:

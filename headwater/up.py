@@ -71,7 +71,10 @@ def run_pipeline(
         _wait_ready(children, [_url(gateway.host, gateway.port), _url(sink.host, sink.port)], stop)
         if not stop.is_set():
             banner = _banner(gateway, kafka, clickhouse, credentials, created, started_at)
-            print(banner.replace("CREDENTIALS_FILE", str(settings.data_dir / "credentials.env")), flush=True)
+            print(
+                banner.replace("CREDENTIALS_FILE", str(settings.data_dir / "credentials.env")),
+                flush=True,
+            )
             _wait_until_stopped(children, stop)
     finally:
         print("Stopping...", flush=True)
@@ -172,7 +175,7 @@ def _banner(
             f"  Usermaven token         {credentials.usermaven_token}",
             "Try:",
             f"  curl -X POST '{url}/e' -H 'Content-Type: application/json' -d "
-            f"'{{\"projectToken\": \"{credentials.vemetric_token}\", \"name\": \"$pageview\", "
+            f'\'{{"projectToken": "{credentials.vemetric_token}", "name": "$pageview", '
             '"url": "https://example.com/blog/article", "identifier": "user_123"}\'',
             '  headwater sql "SELECT name, url FROM events"',
         ]

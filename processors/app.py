@@ -27,6 +27,7 @@ log = logging.getLogger(__name__)
 
 STEPS: tuple[Step, ...] = (split_metrics,)
 
+
 def create_app(
     settings: ProcessorSettings,
     kafka: KafkaSettings,
@@ -69,7 +70,9 @@ def create_app(
                 )
                 await dead_letters.send(key=message.key, value=letter.encode())
                 metrics.inc(metrics.events_dropped, message.topic, message.partition)
-                log.warning("dead letter", extra={"reason": letter.reason, "offset": message.offset})
+                log.warning(
+                    "dead letter", extra={"reason": letter.reason, "offset": message.offset}
+                )
                 continue
             for out in run_steps(event, steps):
                 await events.send(key=out.kafka_key(), value=encode(out))

@@ -1,3 +1,3 @@
-"""Sinks: take processed events off Kafka and load them into a store, committing only what landed."""
+"""Sinks: load processed events from Kafka into a store, committing only what landed."""
 
 __all__: list[str] = []

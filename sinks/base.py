@@ -51,10 +51,10 @@ class BatchingSink(ABC):
         self._rows = 0
         self._oldest: float | None = None
 
-    async def setup(self) -> None:
+    async def setup(self) -> None:  # noqa: B027 - an optional hook, like close()
         """Open clients; called once before the first `add`."""
 
-    async def close(self) -> None:
+    async def close(self) -> None:  # noqa: B027
         """Release clients; safe to call twice."""
 
     @abstractmethod

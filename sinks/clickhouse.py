@@ -18,8 +18,8 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from headwater.settings import ClickHouseSettings
-from sinks.base import Batch, BatchingSink, SinkWriteFailed
 from schemas.event import Event
+from sinks.base import Batch, BatchingSink, SinkWriteFailed
 
 __all__ = ["COLUMNS", "ClickHouseSink", "connect", "embedded_path", "pretty_query"]
 

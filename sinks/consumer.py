@@ -95,7 +95,9 @@ class SinkConsumer:
             for tp, messages in records.items():
                 for message in messages:
                     await self._add(message)
-                self._metrics.inc(self._metrics.events_received, tp.topic, tp.partition, len(messages))
+                self._metrics.inc(
+                    self._metrics.events_received, tp.topic, tp.partition, len(messages)
+                )
             if self._sink.due():
                 await self.flush()
 
@@ -107,7 +109,9 @@ class SinkConsumer:
             return
         self._sink.add(event, message.topic, message.partition, message.offset)
 
-    async def _dead_letter(self, message: ConsumerRecord[bytes, bytes], exc: ValidationError) -> None:
+    async def _dead_letter(
+        self, message: ConsumerRecord[bytes, bytes], exc: ValidationError
+    ) -> None:
         letter = DeadLetter.of_record(
             reason_for(exc),
             str(exc),
@@ -128,7 +132,9 @@ class SinkConsumer:
         async with self._flush_lock:
             result = await self._sink.flush()
             if result.commit:
-                await consumer.commit({TopicPartition(t, p): o for (t, p), o in result.commit.items()})
+                await consumer.commit(
+                    {TopicPartition(t, p): o for (t, p), o in result.commit.items()}
+                )
                 for (topic, partition), rows in result.written.items():
                     self._metrics.inc(self._metrics.events_sent, topic, partition, rows)
             if not result.failed:

@@ -23,7 +23,7 @@ def serve(directory: str) -> None:
     from chdb import _chdb  # imported here: loading the engine is this process's whole job
 
     # TabSeparated becomes the HTTP default format; clickhouse-connect's handshake needs it.
-    _chdb.query(_SERVE_FOREVER, "TabSeparated", path=os.path.join(directory, "data"))
+    _chdb.query(_SERVE_FOREVER, "TabSeparated", path=os.path.join(directory, "data"))  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":
