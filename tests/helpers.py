@@ -1,0 +1,104 @@
+"""Helpers for integration tests: read a topic back, run `headwater` commands, wait for things."""
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+from urllib.error import URLError
+
+from aiokafka import AIOKafkaConsumer
+from aiokafka.structs import ConsumerRecord
+
+T = TypeVar("T")
+
+
+def read_topic_until(
+    bootstrap: str,
+    topic: str,
+    match: Callable[[ConsumerRecord[bytes, bytes]], bool],
+    timeout: float = 20.0,
+) -> ConsumerRecord[bytes, bytes]:
+    """Read `topic` from the beginning until a record matches (no consumer group)."""
+
+    async def read() -> ConsumerRecord[bytes, bytes]:
+        consumer = AIOKafkaConsumer(
+            topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
+        )
+        await consumer.start()
+        try:
+            async with asyncio.timeout(timeout):
+                async for record in consumer:
+                    if match(record):
+                        return record
+        finally:
+            await consumer.stop()
+        raise AssertionError("unreachable")
+
+    return asyncio.run(read())
+
+
+def eventually(check: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:
+    """Poll `check` until it returns something truthy."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result:
+            return result
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what or check}")
+        time.sleep(0.2)
+
+
+def http_ok(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=1) as response:
+            return bool(response.status == 200)
+    except (URLError, OSError):
+        return False
+
+
+def environment(overrides: dict[str, str], unset: tuple[str, ...] = ()) -> dict[str, str]:
+    """This process's environment with `overrides` applied and `unset` removed."""
+    return {k: v for k, v in {**os.environ, **overrides}.items() if k not in unset}
+
+
+def headwater(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    """Start a `headwater` command with exactly `env`, in its own session (so signals reach
+    only it), its output in `log`."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "headwater", *args],
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def children_of(pid: int) -> list[int]:
+    """Direct children of `pid`, read from /proc."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == pid:
+            found.append(int(stat.parent.name))
+    return found

@@ -1,0 +1,144 @@
+"""The thin slice, each component in its own process, against the real broker and ClickHouse server.
+
+Vemetric `POST /e` -> gateway -> headwater.raw -> processors -> headwater.events -> sink -> events.
+"""
+
+import signal
+import subprocess
+import uuid
+from collections.abc import Iterator
+from typing import NamedTuple
+
+import clickhouse_connect
+import httpx
+import orjson
+import pytest
+
+from headwater.projects import ensure_dev_project
+from tests.conftest import FIXTURES, free_port
+from tests.helpers import environment, eventually, headwater, http_ok, stop
+
+pytestmark = pytest.mark.integration
+
+
+# uvicorn re-raises the SIGTERM it handled once its graceful shutdown is done.
+CLEAN_EXITS = {0, -signal.SIGTERM}
+
+
+class Pipeline(NamedTuple):
+    gateway: str
+    sink: str
+    processors: str
+    token: str
+
+
+@pytest.fixture(scope="module")
+def pipeline(
+    kafka_bootstrap: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Pipeline]:
+    """The three components running, with a development project."""
+    data_dir = tmp_path_factory.mktemp("pipeline")
+    credentials, _ = ensure_dev_project(data_dir)
+    assert credentials is not None
+    gateway_port, sink_port, processors_port = free_port(), free_port(), free_port()
+    env = environment(
+        {
+            "HEADWATER_DATA_DIR": str(data_dir),
+            "KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "CLICKHOUSE_URL": clickhouse_url,
+            "HEADWATER_GATEWAY_PORT": str(gateway_port),
+            "HEADWATER_SINK_PORT": str(sink_port),
+            "HEADWATER_SINK_GROUP_ID": "test-pipeline-sink",
+            "HEADWATER_SINK_BATCH_MAX_AGE_MS": "200",
+            "HEADWATER_PROCESSORS_APP_ID": "test-pipeline-processors",
+            "HEADWATER_PROCESSORS_METRICS_PORT": str(processors_port),
+        }
+    )
+    processes: list[subprocess.Popen[bytes]] = []
+    try:
+        for name in ("sink", "process", "gateway"):
+            processes.append(headwater(name, env=env, log=data_dir / f"{name}.log"))
+        for url in (f"http://127.0.0.1:{sink_port}", f"http://127.0.0.1:{gateway_port}"):
+            eventually(lambda url=url: http_ok(f"{url}/readyz"), timeout=60, what=url)
+        yield Pipeline(
+            f"http://127.0.0.1:{gateway_port}",
+            f"http://127.0.0.1:{sink_port}",
+            f"http://127.0.0.1:{processors_port}",
+            credentials.vemetric_token,
+        )
+    finally:
+        codes = {p.args[-1]: stop(p) for p in reversed(processes)}  # type: ignore[index]
+        assert set(codes.values()) <= CLEAN_EXITS, f"unclean exits {codes}; logs in {data_dir}"
+
+
+def seed_body(name: str, token: str, **changes: object) -> dict[str, object]:
+    body = orjson.loads((FIXTURES / "vemetric" / f"{name}.json").read_bytes())
+    return dict(body) | {"projectToken": token} | changes
+
+
+def test_seed_pageview_lands_in_clickhouse(pipeline: Pipeline, clickhouse_url: str) -> None:
+    gateway, token = pipeline.gateway, pipeline.token
+    user = f"user_{uuid.uuid4().hex[:12]}"
+    response = httpx.post(
+        f"{gateway}/e",
+        json=seed_body("pageview", token, identifier=user),
+        headers={"Allow-Cookies": "false", "User-Agent": "pytest"},
+    )
+    assert (response.status_code, response.content) == (200, b"")
+
+    client = clickhouse_connect.get_client(dsn=clickhouse_url)
+    query = (
+        "SELECT project_id, source_format, name, url, user_id, context['user_agent'],"
+        " JSONExtractString(user_data, 'set', 'displayName'), is_historical, schema_version"
+        " FROM events WHERE user_id = {user:String}"
+    )
+    rows = eventually(lambda: client.query(query, parameters={"user": user}).result_rows)
+    assert rows == [
+        (
+            "dev",
+            "vemetric",
+            "$pageview",
+            "https://example.com/blog/article",
+            user,
+            "pytest",
+            "john@example.com",
+            False,
+            1,
+        )
+    ]
+
+
+def test_custom_data_arrives_as_dimensions(pipeline: Pipeline, clickhouse_url: str) -> None:
+    gateway, token = pipeline.gateway, pipeline.token
+    user = f"user_{uuid.uuid4().hex[:12]}"
+    response = httpx.post(f"{gateway}/e", json=seed_body("purchase", token, identifier=user))
+    assert response.status_code == 200
+
+    client = clickhouse_connect.get_client(dsn=clickhouse_url)
+    query = "SELECT dimensions, metrics FROM events WHERE user_id = {user:String}"
+    rows = eventually(lambda: client.query(query, parameters={"user": user}).result_rows)
+    assert rows == [
+        (
+            {"plan": "pro", "amount": "99.99", "currency": "USD", "billing_period": "monthly"},
+            {},
+        )
+    ]
+
+
+def test_bad_input_is_400_invalid(pipeline: Pipeline) -> None:
+    for body in (
+        {"projectToken": pipeline.token},
+        {"projectToken": pipeline.token, "name": "$pageview"},
+    ):
+        response = httpx.post(f"{pipeline.gateway}/e", json=body)
+        assert (response.status_code, response.text) == (400, "Invalid!")
+
+
+def test_every_component_counts_what_it_handled(pipeline: Pipeline) -> None:
+    for component, url in (
+        ("gateway", pipeline.gateway),
+        ("processors", pipeline.processors),
+        ("sink", pipeline.sink),
+    ):
+        text = httpx.get(f"{url}/metrics").text
+        assert f'headwater_events_sent_total{{component="{component}"' in text, component
