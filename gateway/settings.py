@@ -13,6 +13,9 @@ class GatewaySettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Listen address; 0.0.0.0 to accept remote clients.")
     port: int = Field(8080, description="Listen port.")
+    workers: int = Field(
+        1, ge=1, description="Gateway worker processes (one per core is a good start)."
+    )
     produce_timeout_ms: int = Field(
         5000, ge=100, description="How long a request waits for Kafka's ack before answering 503."
     )
