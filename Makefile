@@ -1,0 +1,32 @@
+# The two commands of the README, and the install step they share.
+#   make up    - install (once) and run the whole pipeline: `headwater up`
+#   make test  - install (once) and run the test suite against real Kafka and ClickHouse
+# Needs Python 3.11+, and Java 17+ with Maven for the local Kafka broker.
+
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+
+.PHONY: up test install lint bench
+
+up: install
+	$(BIN)/headwater up
+
+test: install
+	$(BIN)/pytest
+
+install: $(VENV)/.installed
+
+$(VENV)/.installed: pyproject.toml
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Headwater needs Python 3.11+, found " + sys.version)'
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[test]'
+	@touch $@
+
+lint: install
+	$(BIN)/pip install --quiet ruff mypy
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy headwater gateway processors sinks schemas
+
+bench: install
+	$(BIN)/python bench/http_server.py
