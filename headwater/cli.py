@@ -151,6 +151,14 @@ def sql(query: str) -> None:
     click.echo(run_sql(query, HeadwaterSettings(), ClickHouseSettings()), nl=False)
 
 
+@cli.command("settings")
+def settings_() -> None:
+    """Print every setting (env variable, default, meaning) as an env file."""
+    from headwater.envfile import render_env_file
+
+    click.echo(render_env_file(), nl=False)
+
+
 def main() -> None:
     try:
         cli(standalone_mode=True)

@@ -29,7 +29,7 @@ class HeadwaterSettings(BaseSettings):
         "Example: /var/lib/headwater",
     )
     cache_dir: Path = Field(
-        Path.home() / ".cache" / "headwater",
+        Path("~/.cache/headwater"),
         description="Downloads that can be shared between data folders (the Kafka jars).",
     )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(

@@ -84,6 +84,11 @@ def run_pipeline(
         print("Stopped.", flush=True)
 
 
+def _command() -> str:
+    """How this `headwater` was invoked (e.g. `.venv/bin/headwater`), for copy-paste hints."""
+    return sys.argv[0] if sys.argv[0].endswith("headwater") else "headwater"
+
+
 def _stop_on_signals() -> threading.Event:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -177,7 +182,7 @@ def _banner(
             f"  curl -X POST '{url}/e' -H 'Content-Type: application/json' -d "
             f'\'{{"projectToken": "{credentials.vemetric_token}", "name": "$pageview", '
             '"url": "https://example.com/blog/article", "identifier": "user_123"}\'',
-            '  headwater sql "SELECT name, url FROM events"',
+            f'  {_command()} sql "SELECT name, url FROM events"',
         ]
     lines.append("Press Ctrl-C to stop.")
     return "\n".join(lines) + "\n"

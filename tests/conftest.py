@@ -16,7 +16,8 @@ from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSetti
 from headwater.stack import Stack
 from headwater.stack.clickhouse import ping
 
-FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).parents[1]
+FIXTURES = ROOT / "tests" / "fixtures"
 
 
 def free_port() -> int:

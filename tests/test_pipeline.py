@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from typing import NamedTuple
 
 import clickhouse_connect
-import httpx
+import httpx2
 import orjson
 import pytest
 
@@ -79,7 +79,7 @@ def seed_body(name: str, token: str, **changes: object) -> dict[str, object]:
 def test_seed_pageview_lands_in_clickhouse(pipeline: Pipeline, clickhouse_url: str) -> None:
     gateway, token = pipeline.gateway, pipeline.token
     user = f"user_{uuid.uuid4().hex[:12]}"
-    response = httpx.post(
+    response = httpx2.post(
         f"{gateway}/e",
         json=seed_body("pageview", token, identifier=user),
         headers={"Allow-Cookies": "false", "User-Agent": "pytest"},
@@ -111,7 +111,7 @@ def test_seed_pageview_lands_in_clickhouse(pipeline: Pipeline, clickhouse_url: s
 def test_custom_data_arrives_as_dimensions(pipeline: Pipeline, clickhouse_url: str) -> None:
     gateway, token = pipeline.gateway, pipeline.token
     user = f"user_{uuid.uuid4().hex[:12]}"
-    response = httpx.post(f"{gateway}/e", json=seed_body("purchase", token, identifier=user))
+    response = httpx2.post(f"{gateway}/e", json=seed_body("purchase", token, identifier=user))
     assert response.status_code == 200
 
     client = clickhouse_connect.get_client(dsn=clickhouse_url)
@@ -130,7 +130,7 @@ def test_bad_input_is_400_invalid(pipeline: Pipeline) -> None:
         {"projectToken": pipeline.token},
         {"projectToken": pipeline.token, "name": "$pageview"},
     ):
-        response = httpx.post(f"{pipeline.gateway}/e", json=body)
+        response = httpx2.post(f"{pipeline.gateway}/e", json=body)
         assert (response.status_code, response.text) == (400, "Invalid!")
 
 
@@ -140,5 +140,5 @@ def test_every_component_counts_what_it_handled(pipeline: Pipeline) -> None:
         ("processors", pipeline.processors),
         ("sink", pipeline.sink),
     ):
-        text = httpx.get(f"{url}/metrics").text
+        text = httpx2.get(f"{url}/metrics").text
         assert f'headwater_events_sent_total{{component="{component}"' in text, component

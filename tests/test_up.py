@@ -10,7 +10,7 @@ import sys
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 import pytest
 
 from headwater.projects import DevCredentials
@@ -61,7 +61,7 @@ def test_up_serves_the_seed_pageview_and_stops_cleanly(tmp_path: Path) -> None:
         credentials = DevCredentials.from_env((data_dir / "credentials.env").read_text())
         assert credentials.vemetric_token in log.read_text()
 
-        response = httpx.post(
+        response = httpx2.post(
             f"http://127.0.0.1:{gateway_port}/e",
             headers={"Content-Type": "application/json", "Allow-Cookies": "false"},
             json={
