@@ -24,6 +24,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     SinkSettings,
 )
 
+
 def render_env_file() -> str:
     sections = ["# Headwater settings: every variable, its default, and what it does."]
     for settings in SETTINGS:
