@@ -5,6 +5,7 @@ Settings are read from the environment here, once, and handed to what runs.
 
 import asyncio
 import sys
+from typing import TYPE_CHECKING
 
 import click
 
@@ -14,6 +15,9 @@ from headwater.logs import configure_logging
 from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from processors.settings import ProcessorSettings
 from sinks.settings import SinkSettings
+
+if TYPE_CHECKING:
+    from headwater.stack import Stack
 
 __all__ = ["main"]
 
@@ -38,7 +42,7 @@ def stack() -> None:
     """The local infrastructure alone: Kafka, and a ClickHouse server if configured."""
 
 
-def _stack():  # type: ignore[no-untyped-def]
+def _stack() -> "Stack":
     from headwater.stack import Stack
 
     return Stack(HeadwaterSettings(), KafkaSettings(), ClickHouseSettings())

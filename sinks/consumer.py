@@ -10,6 +10,7 @@ import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
@@ -74,8 +75,10 @@ class SinkConsumer:
                 await self._task
             self._task = None
         if self._consumer is not None:
-            with contextlib.suppress(Exception):
-                await self.flush()
+            try:
+                await self._write_and_commit()
+            except KafkaError as exc:  # not committed: read and written again on restart
+                log.warning("final commit failed", extra={"error": repr(exc)})
             consumer, self._consumer = self._consumer, None
             await consumer.stop()
         if self._dead_letters is not None:
@@ -128,26 +131,31 @@ class SinkConsumer:
         self._metrics.inc(self._metrics.events_dropped, message.topic, message.partition)
 
     async def flush(self) -> None:
-        consumer = self._require_consumer()
+        """Write and commit; on a failed write, rewind that partition and back off."""
         async with self._flush_lock:
-            result = await self._sink.flush()
-            if result.commit:
-                await consumer.commit(
-                    {TopicPartition(t, p): o for (t, p), o in result.commit.items()}
-                )
-                for (topic, partition), rows in result.written.items():
-                    self._metrics.inc(self._metrics.events_sent, topic, partition, rows)
-            if not result.failed:
-                self.healthy_store = True
+            failed = await self._write_and_commit()
+            if not failed:
                 self._backoff_s = self._settings.retry_backoff_ms / 1000
                 return
-            self.healthy_store = False
-            for (topic, partition), error in result.failed.items():
-                self._metrics.inc(self._metrics.errors, topic, partition)
-                log.warning("write failed; will retry", extra={"error": str(error)})
-                await self._rewind(TopicPartition(topic, partition))
+            for tp in failed:
+                await self._rewind(tp)
             await asyncio.sleep(self._backoff_s)
             self._backoff_s = min(_MAX_BACKOFF_S, self._backoff_s * 2)
+
+    async def _write_and_commit(self) -> list[TopicPartition]:
+        """Flush the sink, commit what it wrote; return the partitions it could not write."""
+        result = await self._sink.flush()
+        if result.commit:
+            await self._require_consumer().commit(
+                {TopicPartition(t, p): o for (t, p), o in result.commit.items()}
+            )
+            for (topic, partition), rows in result.written.items():
+                self._metrics.inc(self._metrics.events_sent, topic, partition, rows)
+        for (topic, partition), error in result.failed.items():
+            self._metrics.inc(self._metrics.errors, topic, partition)
+            log.warning("write failed; will retry", extra={"error": str(error)})
+        self.healthy_store = not result.failed
+        return [TopicPartition(t, p) for t, p in result.failed]
 
     async def _rewind(self, tp: TopicPartition) -> None:
         consumer = self._require_consumer()

@@ -81,7 +81,9 @@ class Stack:
         if self._clickhouse.url is not None:
             rows.append(ServiceStatus("clickhouse", True, None, f"external {self._clickhouse.url}"))
         elif self._clickhouse.embedded:
-            rows.append(ServiceStatus("clickhouse", True, None, "embedded in the sink"))
+            rows.append(
+                ServiceStatus("clickhouse", True, None, "embedded in the sink (no process)")
+            )
         return rows
 
     def _where(self, name: str) -> str:
