@@ -6,7 +6,6 @@ gateway still serves (answering 503) and keeps connecting in the background.
 """
 
 import asyncio
-import contextlib
 import logging
 
 from aiokafka import AIOKafkaProducer
@@ -15,6 +14,7 @@ from aiokafka.errors import KafkaError
 from gateway.errors import KafkaUnavailable
 from gateway.settings import GatewaySettings
 from headwater.settings import KafkaSettings
+from headwater.tasks import cancel_and_wait
 from headwater.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.event import Event, encode
@@ -49,11 +49,8 @@ class RecordPublisher:
 
     async def stop(self) -> None:
         """Flush what is in flight and close. Safe to call twice."""
-        if self._connecting is not None:
-            self._connecting.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._connecting
-            self._connecting = None
+        await cancel_and_wait(self._connecting)
+        self._connecting = None
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()

@@ -6,7 +6,6 @@ store is down, and memory stays bounded because nothing new is read meanwhile.
 """
 
 import asyncio
-import contextlib
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
@@ -15,6 +14,7 @@ from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
 from headwater.settings import KafkaSettings
+from headwater.tasks import cancel_and_wait
 from headwater.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, reason_for
@@ -69,11 +69,8 @@ class SinkConsumer:
 
     async def stop(self) -> None:
         """Stop reading, write what is batched, commit it, close. Safe to call twice."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancel_and_wait(self._task)
+        self._task = None
         if self._consumer is not None:
             try:
                 await self._write_and_commit()
