@@ -110,7 +110,11 @@ def process() -> None:
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(kafka))
     app = create_app(processor, kafka, settings.data_dir, metrics)
-    worker = faust.Worker(app, loop=loop, loglevel=settings.log_level, quiet=True)
+    # Keep Headwater's JSON logging (faust would install its own) and no terminal spinner.
+    worker = faust.Worker(
+        app, loop=loop, quiet=True, override_logging=False, redirect_stdouts=False
+    )
+    worker.spinner = None
     worker.execute_from_commandline()
 
 
