@@ -97,7 +97,7 @@ def main() -> None:
     stack = Stack(settings, kafka, ClickHouseSettings())
     started = stack.up()
     asyncio.run(ensure_topics(kafka))
-    credentials, _ = ensure_dev_project(work)
+    credentials, _ = ensure_dev_project(settings)
     assert credentials is not None
     body = orjson.dumps(
         {

@@ -13,7 +13,15 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["DevCredentials", "Project", "ProjectRegistry", "ensure_dev_project", "hash_secret"]
+from headwater.settings import HeadwaterSettings
+
+__all__ = [
+    "DevCredentials",
+    "Project",
+    "ProjectRegistry",
+    "ensure_dev_project",
+    "hash_secret",
+]
 
 DEV_PROJECT_ID = "dev"
 
@@ -89,14 +97,13 @@ class DevCredentials(BaseModel):
         )
 
 
-def ensure_dev_project(data_dir: Path) -> tuple[DevCredentials | None, bool]:
+def ensure_dev_project(settings: HeadwaterSettings) -> tuple[DevCredentials | None, bool]:
     """Create the development project in a fresh data folder.
 
     Returns its credentials (None when the folder has projects but no dev credentials file) and
     whether they were created by this call.
     """
-    projects_file = data_dir / "projects.json"
-    credentials_file = data_dir / "credentials.env"
+    projects_file, credentials_file = settings.projects_file, settings.credentials_file
     if projects_file.exists():
         if credentials_file.exists():
             return DevCredentials.from_env(credentials_file.read_text()), False
@@ -116,7 +123,7 @@ def ensure_dev_project(data_dir: Path) -> tuple[DevCredentials | None, bool]:
             UsermavenKey(api_key=usermaven_api_key, server_token_hash=hash_secret(server_token))
         ],
     )
-    data_dir.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
     _write_private(credentials_file, credentials.as_env())
     projects_file.write_text(ProjectFile(projects=[project]).model_dump_json(indent=2) + "\n")
     return credentials, True

@@ -40,6 +40,11 @@ class HeadwaterSettings(BaseSettings):
     def projects_file(self) -> Path:
         return self.data_dir / "projects.json"
 
+    @property
+    def credentials_file(self) -> Path:
+        """The development project's credentials, as shell variables (mode 0600)."""
+        return self.data_dir / "credentials.env"
+
 
 class KafkaSettings(BaseSettings):
     """How to reach Kafka, and the local broker's ports when Headwater runs one itself."""

@@ -65,16 +65,23 @@ def run_pipeline(
     children: list[Child] = []
     try:
         asyncio.run(ensure_topics(kafka))
-        credentials, created = ensure_dev_project(settings.data_dir)
+        credentials, created = ensure_dev_project(settings)
         for name in COMPONENTS:
+            if stop.is_set():  # Ctrl-C while the stack was starting
+                return
             children.append(_spawn(name, settings.data_dir / "logs"))
         _wait_ready(children, [_url(gateway.host, gateway.port), _url(sink.host, sink.port)], stop)
         if not stop.is_set():
-            banner = _banner(gateway, kafka, clickhouse, credentials, created, started_at)
-            print(
-                banner.replace("CREDENTIALS_FILE", str(settings.data_dir / "credentials.env")),
-                flush=True,
+            banner = _banner(
+                gateway,
+                kafka,
+                clickhouse,
+                credentials,
+                created,
+                started_at,
+                settings.credentials_file,
             )
+            print(banner, flush=True)
             _wait_until_stopped(children, stop)
     finally:
         print("Stopping...", flush=True)
@@ -161,6 +168,7 @@ def _banner(
     credentials: DevCredentials | None,
     created: bool,
     started_at: float,
+    credentials_file: Path,
 ) -> str:
     url = _url(gateway.host, gateway.port)
     store = "embedded (in the sink)" if clickhouse.embedded else clickhouse.server_url
@@ -174,7 +182,7 @@ def _banner(
         lines += [
             f"Development project `{credentials.project_id}`"
             + (" (created now)" if created else "")
-            + ", credentials also in CREDENTIALS_FILE:",
+            + f", credentials also in {credentials_file}:",
             f"  Vemetric projectToken   {credentials.vemetric_token}",
             f"  Embeddables X-Api-Key   {credentials.embeddables_key}",
             f"  Usermaven token         {credentials.usermaven_token}",

@@ -15,6 +15,7 @@ import orjson
 import pytest
 
 from headwater.projects import ensure_dev_project
+from headwater.settings import HeadwaterSettings
 from tests.conftest import FIXTURES, free_port
 from tests.helpers import environment, eventually, headwater, http_ok, stop
 
@@ -38,7 +39,7 @@ def pipeline(
 ) -> Iterator[Pipeline]:
     """The three components running, with a development project."""
     data_dir = tmp_path_factory.mktemp("pipeline")
-    credentials, _ = ensure_dev_project(data_dir)
+    credentials, _ = ensure_dev_project(HeadwaterSettings(data_dir=data_dir))
     assert credentials is not None
     gateway_port, sink_port, processors_port = free_port(), free_port(), free_port()
     env = environment(

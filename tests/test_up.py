@@ -14,6 +14,7 @@ import httpx2
 import pytest
 
 from headwater.projects import DevCredentials
+from headwater.settings import HeadwaterSettings
 from headwater.stack.process import pid_alive
 from tests.conftest import free_port
 from tests.helpers import children_of, environment, eventually, headwater
@@ -58,7 +59,8 @@ def test_up_serves_the_seed_pageview_and_stops_cleanly(tmp_path: Path) -> None:
     up = headwater("up", env=env, log=log)
     try:
         eventually(lambda: "Headwater is up" in log.read_text(), timeout=120, what="headwater up")
-        credentials = DevCredentials.from_env((data_dir / "credentials.env").read_text())
+        credentials_file = HeadwaterSettings(data_dir=data_dir).credentials_file
+        credentials = DevCredentials.from_env(credentials_file.read_text())
         assert credentials.vemetric_token in log.read_text()
 
         response = httpx2.post(
