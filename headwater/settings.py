@@ -41,6 +41,11 @@ class HeadwaterSettings(BaseSettings):
         return self.data_dir / "projects.json"
 
     @property
+    def sink_holder_file(self) -> Path:
+        """Where a sink holding the embedded ClickHouse store says how to reach it."""
+        return self.data_dir / "sink.json"
+
+    @property
     def credentials_file(self) -> Path:
         """The development project's credentials, as shell variables (mode 0600)."""
         return self.data_dir / "credentials.env"
@@ -91,6 +96,9 @@ class ClickHouseSettings(BaseSettings):
         "sink (no server); `server` runs a local ClickHouse HTTP server from the same engine.",
     )
     http_port: int = Field(18123, description="HTTP port of the local ClickHouse server.")
+    tcp_port: int = Field(
+        18124, description="Native TCP port of the local ClickHouse server (required, unused)."
+    )
     database: str = Field("default", description="Database that holds Headwater's tables.")
     username: str = Field("default", description="User for a ClickHouse server.")
     password: SecretStr = Field(SecretStr(""), description="Password for a ClickHouse server.")

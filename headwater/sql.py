@@ -9,17 +9,12 @@ from urllib.error import HTTPError, URLError
 
 import orjson
 
-from headwater.errors import HeadwaterError
+from headwater.errors import QueryFailed
 from headwater.settings import ClickHouseSettings, HeadwaterSettings
 from headwater.stack.process import pid_alive
 from sinks.clickhouse import connect, pretty_query
-from sinks.service import holder_file
 
-__all__ = ["QueryFailed", "run_sql"]
-
-
-class QueryFailed(HeadwaterError):
-    """ClickHouse rejected the query, or could not be reached."""
+__all__ = ["run_sql"]
 
 
 def run_sql(query: str, settings: HeadwaterSettings, clickhouse: ClickHouseSettings) -> str:
@@ -36,7 +31,7 @@ def run_sql(query: str, settings: HeadwaterSettings, clickhouse: ClickHouseSetti
 
 def _running_sink(settings: HeadwaterSettings) -> str | None:
     try:
-        holder = orjson.loads(holder_file(settings.data_dir).read_bytes())
+        holder = orjson.loads(settings.sink_holder_file.read_bytes())
     except (FileNotFoundError, orjson.JSONDecodeError):
         return None
     return str(holder["url"]) if pid_alive(int(holder["pid"])) else None

@@ -13,7 +13,7 @@ _LABELS = ("component", "topic", "partition")
 
 
 class ComponentMetrics:
-    """One component's counters; `labels(...)` picks the series to bump."""
+    """One component's counters; `inc(counter, topic, partition)` bumps one series."""
 
     def __init__(self, component: str) -> None:
         self.component = component

@@ -9,19 +9,17 @@ import asyncio
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from headwater.errors import HeadwaterError
+from headwater.errors import KafkaUnreachable, TopicCreationFailed
 from headwater.settings import KafkaSettings
 from schemas import topics
 
-__all__ = ["KafkaUnreachable", "ensure_topics"]
+__all__ = ["ensure_topics"]
+
+_TOPIC_ALREADY_EXISTS = 36
 
 
-class KafkaUnreachable(HeadwaterError):
-    retriable = True
-
-
-async def ensure_topics(kafka: KafkaSettings, timeout: float = 30.0) -> list[str]:
-    """Create any missing Headwater topic; return the names created. Retries until `timeout`."""
+async def ensure_topics(kafka: KafkaSettings, timeout: float = 30.0) -> None:
+    """Create any missing Headwater topic, retrying until `timeout` while Kafka is unreachable."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -35,16 +33,23 @@ async def ensure_topics(kafka: KafkaSettings, timeout: float = 30.0) -> list[str
             await asyncio.sleep(0.5)
 
 
-async def _create_missing(kafka: KafkaSettings) -> list[str]:
+async def _create_missing(kafka: KafkaSettings) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
-    await admin.start()
     try:
+        await admin.start()
         existing = set(await admin.list_topics())
         missing = [name for name in topics.ALL if name not in existing]
-        if missing:
-            await admin.create_topics(
-                [NewTopic(name, kafka.partitions, kafka.replication_factor) for name in missing]
-            )
-        return missing
+        if not missing:
+            return
+        response = await admin.create_topics(
+            [NewTopic(name, kafka.partitions, kafka.replication_factor) for name in missing]
+        )
     finally:
         await admin.close()
+    failed = [
+        f"{topic}: {message}"
+        for topic, code, message in response.topic_errors
+        if code not in (0, _TOPIC_ALREADY_EXISTS)
+    ]
+    if failed:
+        raise TopicCreationFailed("Kafka refused to create topics: " + "; ".join(failed))

@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.error import URLError
 
 from gateway.settings import GatewaySettings
-from headwater.errors import HeadwaterError
+from headwater.errors import ComponentFailed
 from headwater.projects import DevCredentials, ensure_dev_project
 from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from headwater.stack import Stack
@@ -31,10 +31,6 @@ __all__ = ["run_pipeline"]
 
 COMPONENTS = ("sink", "process", "gateway")  # start order; stopped in reverse
 _READY_TIMEOUT_S = 90.0
-
-
-class ComponentFailed(HeadwaterError):
-    """A component exited while the pipeline was starting or running."""
 
 
 @dataclass

@@ -8,12 +8,13 @@ no process of its own: the sink opens it).
 from dataclasses import dataclass
 from typing import Protocol
 
+from headwater.errors import ServiceFailed
 from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from headwater.stack.clickhouse import LocalClickHouse
 from headwater.stack.kafka import LocalKafka
-from headwater.stack.process import ManagedProcess, ServiceFailed
+from headwater.stack.process import ManagedProcess
 
-__all__ = ["ServiceFailed", "ServiceStatus", "Stack"]
+__all__ = ["ServiceStatus", "Stack"]
 
 
 class LocalService(Protocol):

@@ -47,12 +47,10 @@ class LocalClickHouse:
         return self.process.stop()
 
     def _config_xml(self) -> str:
-        port = self._clickhouse.http_port
         return (
             "<clickhouse>"
-            f"<http_port>{port}</http_port>"
-            # A TCP port is required by the engine's config; it is not advertised or used.
-            f"<tcp_port>{port + 1}</tcp_port>"
+            f"<http_port>{self._clickhouse.http_port}</http_port>"
+            f"<tcp_port>{self._clickhouse.tcp_port}</tcp_port>"
             "<listen_host>127.0.0.1</listen_host>"
             "</clickhouse>\n"
         )

@@ -10,17 +10,13 @@ import subprocess
 from importlib.resources import files
 from pathlib import Path
 
-from headwater.errors import HeadwaterError
+from headwater.errors import HeadwaterError, MissingPrerequisite
 from headwater.settings import HeadwaterSettings, KafkaSettings
 from headwater.stack.process import ManagedProcess
 
 __all__ = ["KAFKA_VERSION", "LocalKafka", "port_open"]
 
 KAFKA_VERSION = "4.1.1"
-
-
-class MissingPrerequisite(HeadwaterError):
-    """Java or Maven is not installed."""
 
 
 def port_open(port: int, host: str = "127.0.0.1") -> bool:

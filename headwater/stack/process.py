@@ -14,13 +14,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from headwater.errors import HeadwaterError
+from headwater.errors import ServiceFailed
 
-__all__ = ["ManagedProcess", "ServiceFailed", "log_tail", "pid_alive"]
-
-
-class ServiceFailed(HeadwaterError):
-    """A local service did not come up (or died); the message carries its log tail."""
+__all__ = ["ManagedProcess", "log_tail", "pid_alive"]
 
 
 def pid_alive(pid: int) -> bool:
@@ -48,7 +44,6 @@ class ManagedProcess:
     workdir: Path
     is_ready: Callable[[], bool]
     startup_timeout: float = 60.0
-    env: dict[str, str] | None = None
 
     @property
     def pid_file(self) -> Path:
@@ -83,7 +78,6 @@ class ManagedProcess:
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
-                env={**os.environ, **(self.env or {})},
             )
         self.pid_file.write_text(str(proc.pid))
         try:
