@@ -12,16 +12,17 @@ from datetime import UTC, datetime
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import PlainTextResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.errors import InvalidPayload, KafkaUnavailable
 from gateway.formats import Format, ParseContext, vemetric
 from gateway.publisher import RecordPublisher
 from gateway.settings import GatewaySettings
+from headwater.http import service_routes
 from headwater.projects import ProjectRegistry
 from headwater.settings import KafkaSettings
-from headwater.telemetry import CONTENT_TYPE_LATEST, ComponentMetrics
+from headwater.telemetry import ComponentMetrics
 from schemas import topics
 
 __all__ = ["FORMATS", "create_app"]
@@ -45,25 +46,15 @@ def create_app(
         finally:
             await publisher.stop()
 
-    async def healthz(_: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def readyz(_: Request) -> Response:
-        if publisher.ready:
-            return PlainTextResponse("ready")
-        return PlainTextResponse("kafka unavailable", status_code=503)
-
-    async def prometheus(_: Request) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+    async def readiness() -> str | None:
+        return None if publisher.ready else "kafka unavailable"
 
     routes = [
         *(
             Route(fmt.path, _ingest(fmt, publisher, projects, settings, metrics), methods=["POST"])
             for fmt in FORMATS
         ),
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", prometheus),
+        *service_routes(metrics, readiness),
     ]
     return Starlette(routes=routes, lifespan=lifespan)
 

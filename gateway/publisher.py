@@ -57,13 +57,14 @@ class RecordPublisher:
 
     async def publish(self, events: list[Event]) -> None:
         """Send every event and wait for all acks, or raise KafkaUnavailable."""
-        if self._producer is None:
+        producer = self._producer
+        if producer is None:
             raise KafkaUnavailable("not connected to Kafka yet")
         timeout = self._settings.produce_timeout_ms / 1000
         try:
             async with asyncio.timeout(timeout):
                 deliveries = [
-                    await self._producer.send(topics.RAW, encode(event), key=event.kafka_key())
+                    await producer.send(topics.RAW, encode(event), key=event.kafka_key())
                     for event in events
                 ]
                 acks = await asyncio.gather(*deliveries)
@@ -90,5 +91,9 @@ class RecordPublisher:
                 await producer.stop()
                 await asyncio.sleep(_RECONNECT_DELAY_S)
                 continue
+            except BaseException:  # stop() cancelled us mid-start, or a bug: close what opened
+                log.exception("producer start aborted")
+                await producer.stop()
+                raise
             self._producer = producer
             return

@@ -78,11 +78,7 @@ def parse_track_event(body: bytes, ctx: ParseContext) -> list[Event]:
 
 def _validate(body: bytes) -> TrackEvent:
     try:
-        data = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise InvalidPayload("body", f"not valid JSON: {exc}") from exc
-    try:
-        return TrackEvent.model_validate(data)
+        return TrackEvent.model_validate_json(body)
     except ValidationError as exc:
         first = exc.errors()[0]
         field = ".".join(str(part) for part in first["loc"]) or "body"
@@ -91,7 +87,12 @@ def _validate(body: bytes) -> TrackEvent:
 
 def _as_string(value: Any) -> str:
     """Vemetric converts every customData value to a string; JSON spelling for non-strings."""
-    return value if isinstance(value, str) else orjson.dumps(value).decode()
+    if isinstance(value, str):
+        return value
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError as exc:  # e.g. nested deeper than orjson writes
+        raise InvalidPayload("customData", f"value cannot be converted to a string: {exc}") from exc
 
 
 def _context(payload: TrackEvent, ctx: ParseContext) -> dict[str, str]:
