@@ -1,8 +1,8 @@
 """Wires the steps into a faust-streaming app: one agent from the raw topic to the events topic.
 
-Records that cannot be read as an `Event` go to the dead-letter topic with the reason and the
-original bytes. Offsets are committed only after faust has flushed what the agent produced, so a
-crash replays records (at least once); the dedupe step makes the replay harmless.
+Records that cannot be read as an `Event`, or that a step cannot handle, go to the dead-letter
+topic with the reason and the original bytes. Offsets are committed only after faust has flushed
+what the agent produced, so a crash replays records: at least once, for now.
 """
 
 import logging
@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import faust
+from faust.types import Message
 from pydantic import ValidationError
 
 from headwater.settings import KafkaSettings
@@ -18,7 +19,7 @@ from processors import Step, run_steps
 from processors.settings import ProcessorSettings
 from processors.split_metrics import split_metrics
 from schemas import topics
-from schemas.dead_letter import DeadLetter, reason_for
+from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
 from schemas.event import decode, encode
 
 __all__ = ["STEPS", "create_app"]
@@ -56,26 +57,34 @@ def create_app(
             message = record.message
             metrics.inc(metrics.events_received, message.topic, message.partition)
             try:
-                event = decode(message.value)
+                outputs = [
+                    (out.kafka_key(), encode(out))
+                    for out in run_steps(decode(message.value), steps)
+                ]
             except ValidationError as exc:
-                letter = DeadLetter.of_record(
-                    reason_for(exc),
-                    str(exc),
-                    "processors",
-                    message.topic,
-                    message.partition,
-                    message.offset,
-                    message.key,
-                    message.value,
-                )
-                await dead_letters.send(key=message.key, value=letter.encode())
-                metrics.inc(metrics.events_dropped, message.topic, message.partition)
-                log.warning(
-                    "dead letter", extra={"reason": letter.reason, "offset": message.offset}
-                )
+                await _set_aside(message, reason_for(exc), str(exc))
                 continue
-            for out in run_steps(event, steps):
-                await events.send(key=out.kafka_key(), value=encode(out))
-                metrics.inc(metrics.events_sent, topics.EVENTS)
+            except Exception as exc:  # a step or the encoder failed: keep the record, not the crash
+                log.exception("processing failed", extra={"offset": message.offset})
+                await _set_aside(message, "processing_failed", repr(exc))
+                continue
+            for key, value in outputs:
+                await events.send(key=key, value=value)
+            metrics.inc(metrics.events_sent, topics.EVENTS, n=len(outputs))
+
+    async def _set_aside(message: Message, reason: DeadLetterReason, detail: str) -> None:
+        letter = DeadLetter.of_record(
+            reason,
+            detail,
+            "processors",
+            message.topic,
+            message.partition,
+            message.offset,
+            message.key,
+            message.value,
+        )
+        await dead_letters.send(key=message.key, value=letter.encode())
+        metrics.inc(metrics.events_dropped, message.topic, message.partition)
+        log.warning("dead letter", extra={"reason": reason, "offset": message.offset})
 
     return app

@@ -8,7 +8,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 __all__ = ["DeadLetter", "DeadLetterReason", "reason_for"]
 
-DeadLetterReason = Literal["invalid_record", "unsupported_schema_version"]
+DeadLetterReason = Literal["invalid_record", "unsupported_schema_version", "processing_failed"]
 
 
 class DeadLetter(BaseModel):
