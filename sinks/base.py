@@ -9,18 +9,12 @@ import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 
-from headwater.errors import HeadwaterError
 from schemas.event import Event
+from sinks.errors import SinkWriteFailed
 
-__all__ = ["Batch", "BatchingSink", "FlushResult", "SinkWriteFailed"]
+__all__ = ["Batch", "BatchingSink", "FlushResult"]
 
 TopicPartition = tuple[str, int]
-
-
-class SinkWriteFailed(HeadwaterError):
-    """The store did not take a batch; trying again later may work."""
-
-    retriable = True
 
 
 @dataclass
@@ -62,12 +56,21 @@ class BatchingSink(ABC):
         """Write one partition's batch, or raise SinkWriteFailed."""
 
     def add(self, event: Event, topic: str, partition: int, offset: int) -> None:
-        batch = self._batches.setdefault((topic, partition), Batch(topic, partition, offset))
-        batch.events.append(event)
-        batch.last_offset = offset
+        self._batch(topic, partition, offset).events.append(event)
         self._rows += 1
+
+    def skip(self, topic: str, partition: int, offset: int) -> None:
+        """Count a record handled without a row (e.g. dead-lettered) toward the next commit."""
+        self._batch(topic, partition, offset)
+
+    def _batch(self, topic: str, partition: int, offset: int) -> Batch:
+        batch = self._batches.get((topic, partition))
+        if batch is None:
+            batch = self._batches[topic, partition] = Batch(topic, partition, offset)
+        batch.last_offset = offset
         if self._oldest is None:
             self._oldest = time.monotonic()
+        return batch
 
     def due(self) -> bool:
         if self._oldest is None:
@@ -86,7 +89,8 @@ class BatchingSink(ABC):
         try:
             for key, batch in self._batches.items():
                 try:
-                    await self.write(batch)
+                    if batch.events:
+                        await self.write(batch)
                 except SinkWriteFailed as exc:
                     failed[key] = exc
                 else:

@@ -7,6 +7,7 @@ not be used from two threads at once, so every call goes through one worker thre
 
 import asyncio
 import re
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from importlib.resources import files
 from pathlib import Path
@@ -19,7 +20,8 @@ from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from headwater.settings import ClickHouseSettings
 from schemas.event import Event
-from sinks.base import Batch, BatchingSink, SinkWriteFailed
+from sinks.base import Batch, BatchingSink
+from sinks.errors import SinkWriteFailed
 
 __all__ = ["COLUMNS", "ClickHouseSink", "connect", "embedded_path", "pretty_query"]
 
@@ -70,6 +72,10 @@ def migrate(client: Client) -> None:
         client.command(migration.read_text())
 
 
+def _insert(client: Client, events: list[Event]) -> None:
+    client.insert("events", to_columns(events), column_names=COLUMNS, column_oriented=True)
+
+
 def to_columns(events: list[Event]) -> list[list[Any]]:
     """Column-oriented insert data, in `COLUMNS` order; nested JSON kept as text."""
     return [_column(events, name) for name in COLUMNS]
@@ -92,10 +98,11 @@ class ClickHouseSink(BatchingSink):
         super().__init__(max_rows, max_age_s)
         self._settings = settings
         self._data_dir = data_dir
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
+        self._thread: ThreadPoolExecutor | None = None
         self._client: Client | None = None
 
     async def setup(self) -> None:
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client = await self._call(connect, self._settings, self._data_dir)
         await self._call(migrate, self._client)
 
@@ -103,17 +110,13 @@ class ClickHouseSink(BatchingSink):
         if self._client is not None:
             client, self._client = self._client, None
             await self._call(client.close)
-        self._thread.shutdown(wait=True)
+        if self._thread is not None:
+            thread, self._thread = self._thread, None
+            thread.shutdown(wait=True)
 
     async def write(self, batch: Batch) -> None:
         try:
-            await self._call(
-                self._require_client().insert,
-                "events",
-                to_columns(batch.events),
-                column_names=COLUMNS,
-                column_oriented=True,
-            )
+            await self._call(_insert, self._require_client(), batch.events)
         except (ClickHouseError, OSError) as exc:
             raise SinkWriteFailed(
                 f"insert of {len(batch.events)} rows from {batch.topic}[{batch.partition}] "
@@ -124,13 +127,15 @@ class ClickHouseSink(BatchingSink):
         return await self._call(pretty_query, self._require_client(), sql)
 
     async def ping(self) -> bool:
-        return bool(await self._call(self._require_client().ping))
+        return await self._call(self._require_client().ping)
 
     def _require_client(self) -> Client:
         if self._client is None:
             raise SinkWriteFailed("the ClickHouse sink is not set up")
         return self._client
 
-    async def _call(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, lambda: fn(*args, **kwargs))
+    async def _call(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn` on the one ClickHouse thread, off the event loop."""
+        if self._thread is None:
+            raise SinkWriteFailed("the ClickHouse sink is not set up")
+        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)

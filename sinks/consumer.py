@@ -51,6 +51,14 @@ class SinkConsumer:
         self.healthy_store = True
 
     async def start(self) -> None:
+        """Connect and start consuming; on failure, close whatever had opened."""
+        try:
+            await self._start()
+        except BaseException:
+            await self.stop()
+            raise
+
+    async def _start(self) -> None:
         self._dead_letters = AIOKafkaProducer(
             bootstrap_servers=self._kafka.bootstrap_servers, acks="all", enable_idempotence=True
         )
@@ -71,16 +79,20 @@ class SinkConsumer:
         """Stop reading, write what is batched, commit it, close. Safe to call twice."""
         await cancel_and_wait(self._task)
         self._task = None
-        if self._consumer is not None:
-            try:
-                await self._write_and_commit()
-            except KafkaError as exc:  # not committed: read and written again on restart
-                log.warning("final commit failed", extra={"error": repr(exc)})
-            consumer, self._consumer = self._consumer, None
-            await consumer.stop()
-        if self._dead_letters is not None:
-            producer, self._dead_letters = self._dead_letters, None
-            await producer.stop()
+        try:
+            if self._consumer is not None:
+                try:
+                    async with self._flush_lock:
+                        await self._write_and_commit()
+                except KafkaError as exc:  # not committed: read and written again on restart
+                    log.warning("final commit failed", extra={"error": repr(exc)})
+                finally:
+                    consumer, self._consumer = self._consumer, None
+                    await consumer.stop()
+        finally:
+            if self._dead_letters is not None:
+                producer, self._dead_letters = self._dead_letters, None
+                await producer.stop()
 
     @property
     def task(self) -> asyncio.Task[None] | None:
@@ -125,6 +137,7 @@ class SinkConsumer:
         producer = self._dead_letters
         assert producer is not None, "started in start()"
         await producer.send_and_wait(topics.DEAD_LETTER, letter.encode(), key=message.key)
+        self._sink.skip(message.topic, message.partition, message.offset)
         self._metrics.inc(self._metrics.events_dropped, message.topic, message.partition)
 
     async def flush(self) -> None:
@@ -138,6 +151,10 @@ class SinkConsumer:
                 await self._rewind(tp)
             await asyncio.sleep(self._backoff_s)
             self._backoff_s = min(_MAX_BACKOFF_S, self._backoff_s * 2)
+
+    async def write_before_revoke(self) -> None:
+        async with self._flush_lock:
+            await self._write_and_commit()
 
     async def _write_and_commit(self) -> list[TopicPartition]:
         """Flush the sink, commit what it wrote; return the partitions it could not write."""
@@ -169,14 +186,18 @@ class SinkConsumer:
 
 
 class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Write and commit a partition's batch before another sink takes the partition over."""
+    """Write and commit what is batched before another sink takes the partitions over.
+
+    No rewind or back-off here: a batch that fails now is dropped from memory, and the new owner
+    of its partition reads it again from the last commit.
+    """
 
     def __init__(self, owner: SinkConsumer) -> None:
         self._owner = owner
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         if revoked:
-            await self._owner.flush()
+            await self._owner.write_before_revoke()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         return None

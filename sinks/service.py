@@ -1,17 +1,17 @@
 """The sink process: the Kafka consumer loop, plus its HTTP endpoints.
 
 `/healthz`, `/readyz` (ClickHouse answers and the last write went through) and `/metrics`; and,
-when ClickHouse is embedded, `POST /sql`: the engine's store can be opened by one process only, so
-`headwater sql` reaches it through the sink that holds it. The sink listens on loopback by
-default; `holder.json` in the data folder tells `headwater sql` where to find it.
+when ClickHouse is embedded and the sink listens on loopback, `POST /sql`: the engine's store can
+be opened by one process only, so `headwater sql` reaches it through the sink that holds it. The
+data folder's `sink.json` tells `headwater sql` where that sink listens.
 """
 
 import asyncio
+import ipaddress
 import logging
 import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
-from pathlib import Path
 
 import orjson
 from clickhouse_connect.driver.exceptions import ClickHouseError
@@ -20,20 +20,17 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
+from headwater.http import service_routes
 from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
-from headwater.telemetry import CONTENT_TYPE_LATEST, ComponentMetrics
+from headwater.telemetry import ComponentMetrics
 from headwater.topics import ensure_topics
 from sinks.clickhouse import ClickHouseSink
 from sinks.consumer import SinkConsumer
 from sinks.settings import SinkSettings
 
-__all__ = ["create_service", "holder_file"]
+__all__ = ["create_service"]
 
 log = logging.getLogger(__name__)
-
-
-def holder_file(data_dir: Path) -> Path:
-    return data_dir / "sink.json"
 
 
 def create_service(
@@ -49,38 +46,38 @@ def create_service(
         clickhouse, headwater.data_dir, settings.batch_max_rows, settings.batch_max_age_ms / 1000
     )
     consumer = SinkConsumer(sink, kafka, settings, metrics)
+    serves_sql = clickhouse.embedded and _is_loopback(settings.host)
+    if clickhouse.embedded and not serves_sql:
+        log.warning(
+            "the sink listens beyond loopback, so it does not serve /sql: "
+            "`headwater sql` cannot reach the embedded store while this sink runs"
+        )
+
+    def report_failure(task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and (error := task.exception()) is not None:
+            on_failure(error)
 
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await ensure_topics(kafka)
         await sink.setup()
-        await consumer.start()
-        assert consumer.task is not None
-        consumer.task.add_done_callback(_report_failure)
-        if clickhouse.embedded:
-            _claim(headwater.data_dir, settings)
         try:
+            await consumer.start()
+            assert consumer.task is not None
+            consumer.task.add_done_callback(report_failure)
+            if serves_sql:
+                _claim_store(headwater, settings)
             yield
         finally:
-            if clickhouse.embedded:
-                holder_file(headwater.data_dir).unlink(missing_ok=True)
             await consumer.stop()
             await sink.close()
+            if serves_sql:  # only now is the store free for another process
+                headwater.sink_holder_file.unlink(missing_ok=True)
 
-    def _report_failure(task: asyncio.Task[None]) -> None:
-        if not task.cancelled() and (error := task.exception()) is not None:
-            on_failure(error)
-
-    async def healthz(_: Request) -> Response:
-        return PlainTextResponse("ok")
-
-    async def readyz(_: Request) -> Response:
+    async def readiness() -> str | None:
         if consumer.healthy_store and await _answers(sink):
-            return PlainTextResponse("ready")
-        return PlainTextResponse("clickhouse unavailable", status_code=503)
-
-    async def prometheus(_: Request) -> Response:
-        return Response(metrics.render(), media_type=CONTENT_TYPE_LATEST)
+            return None
+        return "clickhouse unavailable"
 
     async def sql(request: Request) -> Response:
         query = (await request.body()).decode()
@@ -89,12 +86,8 @@ def create_service(
         except ClickHouseError as exc:
             return PlainTextResponse(str(exc), status_code=400)
 
-    routes = [
-        Route("/healthz", healthz),
-        Route("/readyz", readyz),
-        Route("/metrics", prometheus),
-    ]
-    if clickhouse.embedded:
+    routes = service_routes(metrics, readiness)
+    if serves_sql:
         routes.append(Route("/sql", sql, methods=["POST"]))
     return Starlette(routes=routes, lifespan=lifespan)
 
@@ -106,6 +99,13 @@ async def _answers(sink: ClickHouseSink) -> bool:
         return False
 
 
-def _claim(data_dir: Path, settings: SinkSettings) -> None:
+def _is_loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"
+
+
+def _claim_store(headwater: HeadwaterSettings, settings: SinkSettings) -> None:
     holder = {"pid": os.getpid(), "url": f"http://{settings.host}:{settings.port}"}
-    holder_file(data_dir).write_bytes(orjson.dumps(holder))
+    headwater.sink_holder_file.write_bytes(orjson.dumps(holder))
