@@ -30,6 +30,8 @@ from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSetti
 from headwater.stack import Stack
 from headwater.topics import ensure_topics
 
+__all__ = ["main"]
+
 RUNS = 3
 DURATION = "10s"
 CONNECTIONS = 64

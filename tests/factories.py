@@ -4,6 +4,8 @@ from datetime import UTC, datetime
 
 from schemas.event import Event
 
+__all__ = ["NOW", "make_event"]
+
 NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
 
 

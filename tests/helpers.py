@@ -11,8 +11,19 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.error import URLError
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
+
+__all__ = [
+    "children_of",
+    "environment",
+    "eventually",
+    "headwater",
+    "http_ok",
+    "produce",
+    "read_topic_until",
+    "stop",
+]
 
 T = TypeVar("T")
 
@@ -40,6 +51,20 @@ def read_topic_until(
         raise AssertionError("unreachable")
 
     return asyncio.run(read())
+
+
+def produce(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
+    """Publish one record as a direct producer would, and wait for the ack."""
+
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        await producer.start()
+        try:
+            await producer.send_and_wait(topic, value, key=key)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:

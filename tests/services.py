@@ -19,6 +19,8 @@ from headwater.stack.clickhouse import ping
 from headwater.stack.kafka import KAFKA_VERSION
 from tests.helpers import eventually
 
+__all__ = ["free_port", "running_services"]
+
 CLICKHOUSE_IMAGE = "clickhouse/clickhouse-server:26.9"
 
 
@@ -50,7 +52,9 @@ def _local_stack(
 ) -> Iterator[tuple[str, str]]:
     """Starts locally whichever of the two services has no address yet."""
     kafka = KafkaSettings(bootstrap=kafka_bootstrap, port=free_port(), controller_port=free_port())
-    clickhouse = ClickHouseSettings(url=clickhouse_url, mode="server", http_port=free_port())
+    clickhouse = ClickHouseSettings(
+        url=clickhouse_url, mode="server", http_port=free_port(), tcp_port=free_port()
+    )
     stack = Stack(HeadwaterSettings(data_dir=data_dir), kafka, clickhouse)
     started = stack.up()
     try:

@@ -16,8 +16,17 @@ import pytest
 
 from headwater.projects import ensure_dev_project
 from headwater.settings import HeadwaterSettings
+from schemas import topics
 from tests.conftest import FIXTURES, free_port
-from tests.helpers import environment, eventually, headwater, http_ok, stop
+from tests.helpers import (
+    environment,
+    eventually,
+    headwater,
+    http_ok,
+    produce,
+    read_topic_until,
+    stop,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -133,6 +142,36 @@ def test_bad_input_is_400_invalid(pipeline: Pipeline) -> None:
     ):
         response = httpx2.post(f"{pipeline.gateway}/e", json=body)
         assert (response.status_code, response.text) == (400, "Invalid!")
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        (b"this is not JSON", "invalid_record"),
+        (b'{"schema_version": 2, "event_id": "x"}', "unsupported_schema_version"),
+        # valid, but its properties cannot be written back as JSON (integer beyond 64 bits)
+        (
+            b'{"event_id": "big", "project_id": "dev", "source_format": "direct", "name": "n",'
+            b' "event_time": "2026-01-01T00:00:00Z", "received_at": "2026-01-01T00:00:00Z",'
+            b' "properties": {"n": 18446744073709551616}}',
+            "processing_failed",
+        ),
+    ],
+)
+def test_records_that_cannot_be_processed_are_dead_lettered(
+    pipeline: Pipeline, kafka_bootstrap: str, value: bytes, reason: str
+) -> None:
+    marker = uuid.uuid4().hex.encode()
+    produce(kafka_bootstrap, topics.RAW, key=marker, value=value)
+
+    record = read_topic_until(kafka_bootstrap, topics.DEAD_LETTER, lambda r: r.key == marker)
+    letter = orjson.loads(record.value)
+    assert (letter["reason"], letter["stage"], letter["topic"]) == (
+        reason,
+        "processors",
+        topics.RAW,
+    )
+    assert letter["payload"] == value.decode()
 
 
 def test_every_component_counts_what_it_handled(pipeline: Pipeline) -> None:

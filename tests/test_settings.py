@@ -1,3 +1,5 @@
+"""Settings: the operators' env file stays in sync, aliases and unknown names behave."""
+
 import pytest
 from pydantic import ValidationError
 

@@ -1,3 +1,5 @@
+"""split_metrics: the property typing rules of the README table."""
+
 from processors.split_metrics import split_metrics
 from tests.factories import make_event
 

@@ -1,3 +1,5 @@
+"""The Event record: its JSON Schema file, round trips, and what it refuses."""
+
 from datetime import datetime
 
 import pytest

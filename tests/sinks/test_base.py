@@ -1,6 +1,9 @@
+"""The batching base: flush by size or age, commit `last + 1`, failures not committed."""
+
 import asyncio
 
-from sinks.base import Batch, BatchingSink, SinkWriteFailed
+from sinks.base import Batch, BatchingSink
+from sinks.errors import SinkWriteFailed
 from tests.factories import make_event
 
 
@@ -48,3 +51,14 @@ def test_a_failed_partition_is_not_committed_and_the_batch_is_cleared() -> None:
     assert result.commit == {("t", 0): 6}
     assert list(result.failed) == [("t", 1)]
     assert asyncio.run(sink.flush()).commit == {}
+
+
+def test_skipped_records_are_committed_without_a_write() -> None:
+    sink = RecordingSink()
+    sink.skip("t", 0, 3)
+    sink.add(make_event(), "t", 1, 8)
+    sink.skip("t", 1, 9)
+    result = asyncio.run(sink.flush())
+    assert result.commit == {("t", 0): 4, ("t", 1): 10}
+    assert result.written == {("t", 0): 0, ("t", 1): 1}
+    assert [(b.partition, len(b.events)) for b in sink.written] == [(1, 1)]

@@ -1,3 +1,5 @@
+"""Vemetric `POST /e` parsing: the seed's bodies, its rules, and what is rejected."""
+
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -100,3 +102,14 @@ def test_outbound_link_needs_url_and_href() -> None:
 @pytest.mark.parametrize("body", [b"", b"{", b"[]", b"null", b"\xff\xfe"])
 def test_malformed_bodies_are_invalid(body: bytes) -> None:
     rejected_field(body)
+
+
+def test_deeply_nested_custom_data_is_invalid_not_a_crash() -> None:
+    nested = '{"a":' * 300 + "1" + "}" * 300
+    body = f'{{"projectToken": "{TOKEN}", "name": "x", "customData": {{"k": {nested}}}}}'
+    assert rejected_field(body.encode()) == "body"
+
+
+def test_custom_data_number_beyond_64_bits_is_invalid_not_a_crash() -> None:
+    body = f'{{"projectToken": "{TOKEN}", "name": "x", "customData": {{"n": {2**64}}}}}'
+    assert rejected_field(body.encode()) == "customData"
