@@ -23,7 +23,7 @@ from schemas.event import Event
 from sinks.base import Batch, BatchingSink
 from sinks.errors import SinkWriteFailed
 
-__all__ = ["COLUMNS", "ClickHouseSink", "connect", "embedded_path", "pretty_query"]
+__all__ = ["COLUMNS", "ClickHouseSink", "connect", "pretty_query"]
 
 T = TypeVar("T")
 
@@ -37,14 +37,10 @@ COLUMNS = (
 _HAS_FORMAT = re.compile(r"\bFORMAT\s+\w+\s*;?\s*$", re.IGNORECASE)
 
 
-def embedded_path(data_dir: Path) -> Path:
-    return data_dir.resolve() / "clickhouse"
-
-
 def connect(settings: ClickHouseSettings, data_dir: Path) -> Client:
     """A client for the configured ClickHouse: the embedded engine or a server over HTTP."""
     if settings.embedded:
-        path = embedded_path(data_dir)
+        path = data_dir.resolve() / "clickhouse"
         path.mkdir(parents=True, exist_ok=True)
         return clickhouse_connect.get_client(interface="chdb", path=str(path))
     return clickhouse_connect.get_client(
