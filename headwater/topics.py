@@ -16,6 +16,7 @@ from schemas import topics
 __all__ = ["ensure_topics"]
 
 _TOPIC_ALREADY_EXISTS = 36
+_COMPACT = {"cleanup.policy": "compact"}
 
 
 async def ensure_topics(kafka: KafkaSettings, timeout: float = 30.0) -> None:
@@ -42,7 +43,15 @@ async def _create_missing(kafka: KafkaSettings) -> None:
         if not missing:
             return
         response = await admin.create_topics(
-            [NewTopic(name, kafka.partitions, kafka.replication_factor) for name in missing]
+            [
+                NewTopic(
+                    name,
+                    kafka.partitions,
+                    kafka.replication_factor,
+                    topic_configs=_COMPACT if name in topics.COMPACTED else {},
+                )
+                for name in missing
+            ]
         )
     finally:
         await admin.close()

@@ -53,6 +53,9 @@ class Event(BaseModel):
         None, description="Key of the identifier the event names its user by (e.g. `email`)."
     )
     identifier_value: str | None = Field(None, description="Value of that identifier.")
+    embeddable_id: str | None = Field(
+        None, description="Embeddables: the Embeddable whose entry the identifier names."
+    )
     url: str | None = Field(None, description="Page URL the event happened on.")
     context: dict[str, str] = Field(
         default_factory=dict,

@@ -1,16 +1,21 @@
 """The Kafka topics that connect the components, and what each one carries.
 
-| topic                | value                     | key              | written by         |
-|----------------------|---------------------------|------------------|--------------------|
-| headwater.raw        | `Event` JSON, as received | project:person   | gateway, producers |
-| headwater.events     | `Event` JSON, processed   | project:person   | processors         |
-| headwater.deadletter | `DeadLetter` JSON         | the original key | processors, sink   |
+| topic                | value                | key              | written by         | policy  |
+|----------------------|----------------------|------------------|--------------------|---------|
+| headwater.raw        | `Event`, as received | project:person   | gateway, producers | delete  |
+| headwater.events     | `Event`, processed   | project:person   | processors         | delete  |
+| headwater.deadletter | `DeadLetter`         | the original key | processors, sink   | delete  |
+| headwater.bots       | `Event` from a bot   | project:person   | gateway            | delete  |
+| headwater.entries    | `Entry` or tombstone | `entry_key()`    | gateway, producers | compact |
 """
 
-__all__ = ["ALL", "DEAD_LETTER", "EVENTS", "RAW"]
+__all__ = ["ALL", "BOTS", "COMPACTED", "DEAD_LETTER", "ENTRIES", "EVENTS", "RAW"]
 
 RAW = "headwater.raw"
 EVENTS = "headwater.events"
 DEAD_LETTER = "headwater.deadletter"
+BOTS = "headwater.bots"
+ENTRIES = "headwater.entries"
 
-ALL = (RAW, EVENTS, DEAD_LETTER)
+ALL = (RAW, EVENTS, DEAD_LETTER, BOTS, ENTRIES)
+COMPACTED = frozenset({ENTRIES})
