@@ -1,29 +1,44 @@
 """Projects and their credentials, as the gateway checks them.
 
-Kept in `projects.json` under the data folder. Vemetric project tokens are public (send-only) and
-stored as they are; secret keys (Embeddables `rk_` keys, Usermaven server tokens) are stored only
-as SHA-256 hashes. A fresh data folder gets a development project whose credentials are printed
-once and written to `credentials.env` (mode 0600) for copy-and-paste.
+Kept in `projects.json` under the data folder (written by `headwater keys`), or given inline in
+`HEADWATER_PROJECTS`. Vemetric project tokens are public (send-only) and stored as they are; secret
+keys (Embeddables `rk_` keys, Usermaven server tokens) are stored only as SHA-256 hashes: they are
+random 144+ bit strings, so a fast hash is enough to make a leaked file useless. A fresh data
+folder gets a development project whose credentials are printed once and written to
+`credentials.env` (mode 0600) for copy-and-paste.
 """
 
 import hashlib
+import hmac
+import logging
 import os
 import secrets
 from pathlib import Path
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from headwater.settings import HeadwaterSettings
 
 __all__ = [
     "DevCredentials",
+    "KeyKind",
     "Project",
+    "ProjectFile",
     "ProjectRegistry",
+    "ProjectSource",
+    "UsermavenKey",
     "ensure_dev_project",
     "hash_secret",
+    "mint_key",
+    "save_projects",
 ]
 
 DEV_PROJECT_ID = "dev"
+
+KeyKind = Literal["vemetric", "embeddables", "usermaven"]
+
+log = logging.getLogger(__name__)
 
 
 def hash_secret(secret: str) -> str:
@@ -44,6 +59,9 @@ class Project(BaseModel):
     vemetric_tokens: list[str] = Field(default_factory=list)
     embeddables_key_hashes: list[str] = Field(default_factory=list)
     usermaven_keys: list[UsermavenKey] = Field(default_factory=list)
+    rate_limit_per_s: float | None = Field(
+        None, ge=0, description="Events per second this project may send; 0 = no limit."
+    )
 
 
 class ProjectFile(BaseModel):
@@ -56,7 +74,11 @@ class ProjectRegistry:
     """Answers "which project does this credential belong to?" in O(1)."""
 
     def __init__(self, projects: list[Project]) -> None:
+        self.projects = projects
+        self._by_id = {p.id: p for p in projects}
         self._by_vemetric_token = {t: p for p in projects for t in p.vemetric_tokens}
+        self._by_embeddables_hash = {h: p for p in projects for h in p.embeddables_key_hashes}
+        self._by_usermaven_key = {k.api_key: (p, k) for p in projects for k in p.usermaven_keys}
 
     @classmethod
     def load(cls, path: Path) -> "ProjectRegistry":
@@ -64,8 +86,73 @@ class ProjectRegistry:
             return cls([])
         return cls(ProjectFile.model_validate_json(path.read_bytes()).projects)
 
+    def by_id(self, project_id: str) -> Project | None:
+        return self._by_id.get(project_id)
+
     def by_vemetric_token(self, token: str) -> Project | None:
         return self._by_vemetric_token.get(token)
+
+    def by_embeddables_key(self, key: str) -> Project | None:
+        return self._by_embeddables_hash.get(hash_secret(key))
+
+    def by_usermaven_token(self, api_key: str, server_token: str) -> Project | None:
+        found = self._by_usermaven_key.get(api_key)
+        if found is None:
+            return None
+        project, key = found
+        return (
+            project
+            if hmac.compare_digest(key.server_token_hash, hash_secret(server_token))
+            else None
+        )
+
+
+class ProjectSource:
+    """The current registry, from `HEADWATER_PROJECTS` or the projects file.
+
+    `refresh()` re-reads the file when it changed, so keys made with `headwater keys` work on a
+    running gateway within seconds. A file that fails to parse keeps the last good registry.
+    """
+
+    def __init__(self, path: Path | None, inline: str | None = None) -> None:
+        self.path = path
+        self._stamp: tuple[int, int] | None = None
+        if inline is not None:
+            self.registry = ProjectRegistry(ProjectFile.model_validate_json(inline).projects)
+        else:
+            self.registry = ProjectRegistry([])
+            self.refresh()
+
+    @classmethod
+    def from_settings(cls, settings: HeadwaterSettings) -> "ProjectSource":
+        if settings.projects is not None:
+            return cls(None, settings.projects)
+        return cls(settings.projects_file)
+
+    @classmethod
+    def of(cls, projects: list[Project]) -> "ProjectSource":
+        return cls(None, ProjectFile(projects=projects).model_dump_json())
+
+    def refresh(self) -> bool:
+        """Reload if the file changed since the last look; True when the registry changed."""
+        if self.path is None:
+            return False
+        try:
+            stat = self.path.stat()
+        except FileNotFoundError:
+            return False
+        stamp = (stat.st_mtime_ns, stat.st_size)
+        if stamp == self._stamp:
+            return False
+        self._stamp = stamp
+        try:
+            self.registry = ProjectRegistry.load(self.path)
+        except (OSError, ValidationError) as exc:
+            log.error(
+                "projects file unreadable; keeping the last good one", extra={"error": str(exc)}
+            )
+            return False
+        return True
 
 
 class DevCredentials(BaseModel):
@@ -97,6 +184,32 @@ class DevCredentials(BaseModel):
         )
 
 
+def mint_key(project: Project, kind: KeyKind) -> tuple[Project, str]:
+    """A new key of `kind` for the project: the updated project, and the credential to show once
+    (only its hash is kept for secret kinds)."""
+    if kind == "vemetric":
+        token = f"proj_{secrets.token_hex(12)}"
+        return project.model_copy(
+            update={"vemetric_tokens": [*project.vemetric_tokens, token]}
+        ), token
+    if kind == "embeddables":
+        key = f"rk_{secrets.token_urlsafe(24)}"
+        hashes = [*project.embeddables_key_hashes, hash_secret(key)]
+        return project.model_copy(update={"embeddables_key_hashes": hashes}), key
+    api_key, server_token = secrets.token_hex(8), secrets.token_urlsafe(18)
+    usermaven = UsermavenKey(api_key=api_key, server_token_hash=hash_secret(server_token))
+    updated = project.model_copy(update={"usermaven_keys": [*project.usermaven_keys, usermaven]})
+    return updated, f"{api_key}.{server_token}"
+
+
+def save_projects(path: Path, projects: list[Project]) -> None:
+    """Write the projects file atomically, so a running gateway never reads half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(ProjectFile(projects=projects).model_dump_json(indent=2) + "\n")
+    temporary.replace(path)
+
+
 def ensure_dev_project(settings: HeadwaterSettings) -> tuple[DevCredentials | None, bool]:
     """Create the development project in a fresh data folder.
 
@@ -108,24 +221,19 @@ def ensure_dev_project(settings: HeadwaterSettings) -> tuple[DevCredentials | No
         if credentials_file.exists():
             return DevCredentials.from_env(credentials_file.read_text()), False
         return None, False
-    usermaven_api_key, server_token = secrets.token_hex(8), secrets.token_urlsafe(18)
+    project = Project(id=DEV_PROJECT_ID)
+    project, vemetric_token = mint_key(project, "vemetric")
+    project, embeddables_key = mint_key(project, "embeddables")
+    project, usermaven_token = mint_key(project, "usermaven")
     credentials = DevCredentials(
         project_id=DEV_PROJECT_ID,
-        vemetric_token=f"proj_{secrets.token_hex(12)}",
-        embeddables_key=f"rk_{secrets.token_urlsafe(24)}",
-        usermaven_token=f"{usermaven_api_key}.{server_token}",
-    )
-    project = Project(
-        id=DEV_PROJECT_ID,
-        vemetric_tokens=[credentials.vemetric_token],
-        embeddables_key_hashes=[hash_secret(credentials.embeddables_key)],
-        usermaven_keys=[
-            UsermavenKey(api_key=usermaven_api_key, server_token_hash=hash_secret(server_token))
-        ],
+        vemetric_token=vemetric_token,
+        embeddables_key=embeddables_key,
+        usermaven_token=usermaven_token,
     )
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     _write_private(credentials_file, credentials.as_env())
-    projects_file.write_text(ProjectFile(projects=[project]).model_dump_json(indent=2) + "\n")
+    save_projects(projects_file, [project])
     return credentials, True
 
 

@@ -35,6 +35,11 @@ class HeadwaterSettings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "WARNING", description="Log level of every component; logs are JSON lines on stderr."
     )
+    projects: str | None = Field(
+        None,
+        description="Projects and their hashed keys as JSON (the shape of projects.json); "
+        "when set, the projects file is not read. `headwater keys` writes that file.",
+    )
 
     @property
     def projects_file(self) -> Path:
