@@ -1,20 +1,93 @@
-"""Gateway errors: each maps to one HTTP answer in the vendor's own shape."""
+"""Why the gateway refuses a request. Each error carries its HTTP status, a stable code and the
+problems found; every format renders it in its vendor's own shape."""
+
+from dataclasses import dataclass
+from typing import Self
 
 from headwater.errors import HeadwaterError
 
-__all__ = ["InvalidPayload", "KafkaUnavailable"]
+__all__ = [
+    "EntryNotFound",
+    "Forbidden",
+    "GatewayError",
+    "InvalidPayload",
+    "KafkaUnavailable",
+    "PayloadTooLarge",
+    "Problem",
+    "RateLimited",
+    "Unauthorized",
+    "UnsupportedMediaType",
+]
 
 
-class InvalidPayload(HeadwaterError):
-    """The request cannot become an event: bad JSON, a missing field, a wrong type, ..."""
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with a request: which field, why, and in a bulk body which element."""
 
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(f"{field}: {reason}")
-        self.field = field
-        self.reason = reason
+    field: str
+    reason: str
+    index: int | None = None
+
+    def __str__(self) -> str:
+        where = self.field if self.index is None else f"[{self.index}].{self.field}"
+        return f"{where}: {self.reason}"
 
 
-class KafkaUnavailable(HeadwaterError):
-    """Kafka did not acknowledge in time; the client should retry later."""
+class GatewayError(HeadwaterError):
+    """A request the gateway answers with a 4xx or 5xx instead of accepting it."""
 
+    status = 400
+    code = "INVALID_REQUEST"
+
+    def __init__(self, problems: list[Problem], retry_after: int | None = None) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+        self.retry_after = retry_after
+
+    @classmethod
+    def at(cls, field: str, reason: str, retry_after: int | None = None) -> Self:
+        return cls([Problem(field, reason)], retry_after)
+
+
+class InvalidPayload(GatewayError):
+    """The body cannot become events: malformed JSON, a missing field, a wrong type, ..."""
+
+
+class Unauthorized(GatewayError):
+    status = 401
+    code = "UNAUTHORIZED"
+
+
+class Forbidden(GatewayError):
+    status = 403
+    code = "FORBIDDEN"
+
+
+class EntryNotFound(GatewayError):
+    """Embeddables: no entry (user) matches the embeddable and identifier."""
+
+    status = 404
+    code = "ENTRY_NOT_FOUND"
+
+
+class PayloadTooLarge(GatewayError):
+    status = 413
+    code = "PAYLOAD_TOO_LARGE"
+
+
+class UnsupportedMediaType(GatewayError):
+    status = 415
+    code = "UNSUPPORTED_MEDIA_TYPE"
+
+
+class RateLimited(GatewayError):
+    status = 429
+    code = "RATE_LIMITED"
+
+
+class KafkaUnavailable(GatewayError):
+    """Kafka did not acknowledge in time, or the producer's buffer is full; retry later."""
+
+    status = 503
+    code = "UNAVAILABLE"
     retriable = True

@@ -1,23 +1,25 @@
-"""Publishes events to the raw topic and says honestly whether Kafka has them.
+"""Publishes records to Kafka and says honestly whether Kafka has them.
 
 The producer is idempotent with `acks=all`; `publish` returns only once every record of a request
-is acknowledged, so a 2xx always means "durably in Kafka". When the broker is down at start-up the
-gateway still serves (answering 503) and keeps connecting in the background.
+is acknowledged, so a 2xx always means "durably in Kafka". Memory stays bounded: once
+`max_pending_events` records wait for acks, new requests get 503 at once. When the broker is down
+at start-up the gateway still serves (answering 503) and keeps connecting in the background; a
+periodic metadata fetch tells `/readyz` whether Kafka is reachable right now.
 """
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
 from gateway.errors import KafkaUnavailable
+from gateway.formats import OutgoingRecord
+from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from headwater.settings import KafkaSettings
 from headwater.tasks import cancel_and_wait
-from headwater.telemetry import ComponentMetrics
-from schemas import topics
-from schemas.event import Event, encode
 
 __all__ = ["RecordPublisher"]
 
@@ -30,51 +32,82 @@ class RecordPublisher:
     """An aiokafka producer with an explicit lifecycle and a bounded wait per request."""
 
     def __init__(
-        self, kafka: KafkaSettings, settings: GatewaySettings, metrics: ComponentMetrics
+        self, kafka: KafkaSettings, settings: GatewaySettings, metrics: GatewayMetrics
     ) -> None:
         self._kafka = kafka
         self._settings = settings
         self._metrics = metrics
         self._producer: AIOKafkaProducer | None = None
-        self._connecting: asyncio.Task[None] | None = None
+        self._background: asyncio.Task[None] | None = None
+        self._reachable = False
+        self._pending = 0
+        self._retry_after = settings.retry_after_s
 
     @property
     def ready(self) -> bool:
-        return self._producer is not None
+        """Connected, and the last metadata fetch reached the cluster."""
+        return self._producer is not None and self._reachable
 
     async def start(self) -> None:
         """Begin connecting; returns at once (requests get 503 until Kafka is reachable)."""
-        if self._connecting is None:
-            self._connecting = asyncio.create_task(self._connect_until_ready())
+        if self._background is None:
+            self._background = asyncio.create_task(self._run())
 
     async def stop(self) -> None:
         """Flush what is in flight and close. Safe to call twice."""
-        await cancel_and_wait(self._connecting)
-        self._connecting = None
+        await cancel_and_wait(self._background)
+        self._background = None
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()
 
-    async def publish(self, events: list[Event]) -> None:
-        """Send every event and wait for all acks, or raise KafkaUnavailable."""
+    async def publish(self, records: list[OutgoingRecord]) -> list[int]:
+        """Send every record and wait for all acks, or raise KafkaUnavailable.
+
+        Returns the partition of each record, in order."""
         producer = self._producer
         if producer is None:
-            raise KafkaUnavailable("not connected to Kafka yet")
+            raise KafkaUnavailable.at("kafka", "not connected to Kafka yet", self._retry_after)
+        if self._pending + len(records) > self._settings.max_pending_events:
+            raise KafkaUnavailable.at("kafka", "the producer's buffer is full", self._retry_after)
         timeout = self._settings.produce_timeout_ms / 1000
+        self._pending += len(records)
+        started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
                 deliveries = [
-                    await producer.send(topics.RAW, encode(event), key=event.kafka_key())
-                    for event in events
+                    await producer.send(record.topic, record.value, key=record.key)
+                    for record in records
                 ]
                 acks = await asyncio.gather(*deliveries)
         except (KafkaError, TimeoutError) as exc:
-            self._metrics.inc(self._metrics.errors, topics.RAW, n=len(events))
-            raise KafkaUnavailable(f"Kafka did not acknowledge within {timeout}s") from exc
-        for ack in acks:
-            self._metrics.inc(self._metrics.events_sent, topics.RAW, ack.partition)
+            self._metrics.inc(self._metrics.errors, n=len(records))
+            raise KafkaUnavailable.at(
+                "kafka", f"no ack within {timeout}s", self._retry_after
+            ) from exc
+        finally:
+            self._pending -= len(records)
+        self._metrics.produce_latency.observe(time.perf_counter() - started)
+        return [ack.partition for ack in acks]
 
-    async def _connect_until_ready(self) -> None:
+    async def _run(self) -> None:
+        self._producer = await self._connect()
+        self._reachable = True
+        while True:
+            await asyncio.sleep(self._settings.kafka_check_interval_s)
+            self._reachable = await self._cluster_answers(self._producer)
+
+    async def _cluster_answers(self, producer: AIOKafkaProducer) -> bool:
+        try:
+            async with asyncio.timeout(self._settings.kafka_check_interval_s):
+                await producer.client.fetch_all_metadata()
+        except (KafkaError, TimeoutError) as exc:
+            if self._reachable:
+                log.warning("kafka unreachable", extra={"error": repr(exc)})
+            return False
+        return True
+
+    async def _connect(self) -> AIOKafkaProducer:
         while True:
             producer = AIOKafkaProducer(
                 bootstrap_servers=self._kafka.bootstrap_servers,
@@ -95,5 +128,4 @@ class RecordPublisher:
                 log.exception("producer start aborted")
                 await producer.stop()
                 raise
-            self._producer = producer
-            return
+            return producer

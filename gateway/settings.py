@@ -5,9 +5,11 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["GatewaySettings"]
 
+_MIB = 1024 * 1024
+
 
 class GatewaySettings(BaseSettings):
-    """Where the gateway listens and how long it waits for Kafka before answering 503."""
+    """Where the gateway listens, what it accepts, and how long it waits for Kafka."""
 
     model_config = SettingsConfigDict(env_prefix="HEADWATER_GATEWAY_", frozen=True, extra="forbid")
 
@@ -24,4 +26,36 @@ class GatewaySettings(BaseSettings):
     )
     linger_ms: int = Field(
         2, ge=0, description="Producer linger: a short wait that lets concurrent requests batch."
+    )
+    max_pending_events: int = Field(
+        100_000,
+        ge=1,
+        description="Events waiting for Kafka's ack, per process, before new requests get 503.",
+    )
+    max_body_bytes: int = Field(
+        5 * _MIB, ge=1024, description="Largest request body, after gzip inflation (else 413)."
+    )
+    max_bulk_events: int = Field(
+        10_000, ge=1, description="Most events in one bulk (Usermaven array) request."
+    )
+    max_json_depth: int = Field(
+        16, ge=2, description="Deepest nesting allowed inside event properties (else 400)."
+    )
+    max_properties: int = Field(
+        1000, ge=1, description="Most keys (at any depth) in one event's properties (else 400)."
+    )
+    rate_limit_per_s: float = Field(
+        0,
+        ge=0,
+        description="Events per second per project across all workers; 0 = no limit. "
+        "A project's own `rate_limit_per_s` in the projects file overrides it.",
+    )
+    rate_limit_burst_s: float = Field(
+        2, gt=0, description="How many seconds of the rate a project may send in one burst."
+    )
+    kafka_check_interval_s: float = Field(
+        2, gt=0, description="How often /readyz's view of Kafka reachability is refreshed."
+    )
+    projects_reload_s: float = Field(
+        2, gt=0, description="How often the projects file is checked for changed keys."
     )

@@ -1,0 +1,97 @@
+"""Reading a request body safely: media type, size cap, gzip with a cap on the inflated size.
+
+Everything here runs before a format sees the body, so a decompression bomb or a 50 MB upload is
+refused (413) with at most `max_body_bytes` held in memory.
+"""
+
+import zlib
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+
+from gateway.errors import InvalidPayload, PayloadTooLarge, UnsupportedMediaType
+
+__all__ = ["parse_json", "properties_problem", "read_body"]
+
+# text/plain is what browsers send from sendBeacon and CORS-simple fetches; the body is still JSON.
+_JSON_TYPES = ("application/json", "text/plain")
+_GZIP_WINDOW = 16 + zlib.MAX_WBITS
+_DEFLATE_WINDOW = zlib.MAX_WBITS
+
+
+async def read_body(request: Request, max_bytes: int) -> bytes:
+    """The decoded body, or a 413/415/400 error."""
+    _check_media_type(request.headers.get("content-type"))
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+        raise PayloadTooLarge.at("body", f"larger than {max_bytes} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > max_bytes:
+            raise PayloadTooLarge.at("body", f"larger than {max_bytes} bytes")
+        chunks.append(chunk)
+    body = b"".join(chunks)
+    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding in ("gzip", "x-gzip"):
+        return _inflate(body, _GZIP_WINDOW, max_bytes)
+    if encoding == "deflate":
+        return _inflate(body, _DEFLATE_WINDOW, max_bytes)
+    raise UnsupportedMediaType.at("Content-Encoding", f"{encoding!r} is not gzip or deflate")
+
+
+def _check_media_type(content_type: str | None) -> None:
+    if content_type is None:  # curl --data-binary without -H; the body must still be JSON
+        return
+    media_type, _, params = content_type.partition(";")
+    media_type = media_type.strip().lower()
+    if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
+        raise UnsupportedMediaType.at("Content-Type", f"{media_type!r} is not application/json")
+    charset = params.strip().lower().removeprefix("charset=").strip('"')
+    if params.strip() and charset not in ("utf-8", "utf8"):
+        raise UnsupportedMediaType.at("Content-Type", "the body must be UTF-8 JSON")
+
+
+def _inflate(body: bytes, window: int, max_bytes: int) -> bytes:
+    inflater = zlib.decompressobj(window)
+    try:
+        inflated = inflater.decompress(body, max_bytes + 1)
+    except zlib.error as exc:
+        raise InvalidPayload.at("body", f"cannot be decompressed: {exc}") from exc
+    if len(inflated) > max_bytes:
+        raise PayloadTooLarge.at("body", f"inflates to more than {max_bytes} bytes")
+    if not inflater.eof or inflater.unused_data:
+        raise InvalidPayload.at("body", "compressed stream is truncated or has trailing data")
+    return inflated
+
+
+def parse_json(body: bytes) -> Any:
+    """orjson also rejects invalid UTF-8 and nesting deeper than 1024."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidPayload.at("body", f"not valid JSON: {exc}") from exc
+
+
+def properties_problem(properties: Any, max_depth: int, max_keys: int) -> str | None:
+    """Why a property tree is too deep or too wide to store and query sensibly, or None."""
+    keys = 0
+    stack: list[tuple[Any, int]] = [(properties, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if isinstance(value, dict):
+            children = list(value.values())
+            keys += len(value)
+        elif isinstance(value, list):
+            children = value
+        else:
+            continue
+        if depth > max_depth:
+            return f"nested deeper than {max_depth} levels"
+        if keys > max_keys:
+            return f"more than {max_keys} keys"
+        stack.extend((child, depth + 1) for child in children)
+    return None

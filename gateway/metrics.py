@@ -1,0 +1,46 @@
+"""The gateway's Prometheus metrics: the shared component counters plus HTTP-level ones."""
+
+from prometheus_client import Counter, Histogram
+
+from headwater.telemetry import ComponentMetrics
+
+__all__ = ["GatewayMetrics"]
+
+_LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
+
+
+class GatewayMetrics(ComponentMetrics):
+    """Requests by format and status, events accepted, bytes, bots, and Kafka produce latency."""
+
+    def __init__(self) -> None:
+        super().__init__("gateway")
+        self.requests = Counter(
+            "headwater_gateway_requests",
+            "HTTP requests by vendor format, path and status code.",
+            ("format", "path", "status"),
+            registry=self.registry,
+        )
+        self.events_accepted = Counter(
+            "headwater_gateway_events_accepted",
+            "Events acknowledged by Kafka and answered 2xx, by format.",
+            ("format",),
+            registry=self.registry,
+        )
+        self.request_bytes = Counter(
+            "headwater_gateway_request_bytes",
+            "Request body bytes received (after gzip inflation), by format.",
+            ("format",),
+            registry=self.registry,
+        )
+        self.bots = Counter(
+            "headwater_gateway_bot_events",
+            "Events from known bots, kept apart on the bots topic instead of the raw topic.",
+            ("format",),
+            registry=self.registry,
+        )
+        self.produce_latency = Histogram(
+            "headwater_gateway_produce_latency_seconds",
+            "Time from producing a request's records to Kafka acknowledging all of them.",
+            buckets=_LATENCY_BUCKETS,
+            registry=self.registry,
+        )
