@@ -1,85 +1,171 @@
-"""Builds the gateway's ASGI app from explicit lists of formats and routes.
+"""Builds the gateway's ASGI app from the vendor endpoints.
 
-One endpoint function serves every vendor format: parse the body into events, publish them, and
-answer in the vendor's shape: success only after Kafka's ack, 4xx for bad input, 503 with
-`Retry-After` when Kafka is unavailable.
+Every vendor request takes the same path: read the body safely, parse it into records, check the
+project's rate limit, publish and wait for Kafka's ack, then answer in the vendor's shape. Any
+`GatewayError` on the way becomes that vendor's error response; nothing else is expected to raise.
 """
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
+from pathlib import Path
 
+from pydantic import ValidationError
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from gateway.errors import InvalidPayload, KafkaUnavailable
-from gateway.formats import Format, ParseContext, vemetric
+from gateway.body import read_body
+from gateway.entries import EntriesReplica
+from gateway.errors import GatewayError, InvalidPayload
+from gateway.formats import Accepted, Endpoint, IngestRequest, embeddables, usermaven, vemetric
+from gateway.metrics import GatewayMetrics
 from gateway.publisher import RecordPublisher
+from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
+from gateway.validation import problems_of
 from headwater.http import service_routes
-from headwater.projects import ProjectRegistry
+from headwater.projects import ProjectSource
 from headwater.settings import KafkaSettings
-from headwater.telemetry import ComponentMetrics
+from headwater.tasks import cancel_and_wait
 from schemas import topics
 
-__all__ = ["FORMATS", "create_app"]
+__all__ = ["ENDPOINTS", "OPENAPI_FILE", "create_app"]
 
 log = logging.getLogger(__name__)
 
-FORMATS: tuple[Format, ...] = (vemetric.TRACK_EVENT,)
+ENDPOINTS: tuple[Endpoint, ...] = (
+    *embeddables.ENDPOINTS,
+    *usermaven.ENDPOINTS,
+    *vemetric.ENDPOINTS,
+)
+OPENAPI_FILE = Path(__file__).with_name("openapi.json")
+
+_MAX_IDEMPOTENCY_KEY = 255
 
 
-def create_app(
-    settings: GatewaySettings, kafka: KafkaSettings, projects: ProjectRegistry
-) -> Starlette:
-    metrics = ComponentMetrics("gateway")
-    publisher = RecordPublisher(kafka, settings, metrics)
+class Gateway:
+    """The shared state behind every endpoint: Kafka, the entries replica, projects, limits."""
+
+    def __init__(
+        self, settings: GatewaySettings, kafka: KafkaSettings, projects: ProjectSource
+    ) -> None:
+        self.settings = settings
+        self.projects = projects
+        self.metrics = GatewayMetrics()
+        self.publisher = RecordPublisher(kafka, settings, self.metrics)
+        self.entries = EntriesReplica(kafka)
+        self.limiter = RateLimiter(settings.rate_limit_burst_s, share=1 / settings.workers)
 
     @asynccontextmanager
-    async def lifespan(_: Starlette) -> AsyncIterator[None]:
-        await publisher.start()
+    async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
+        await self.publisher.start()
+        await self.entries.start()
+        reloading = asyncio.create_task(self._reload_projects())
         try:
             yield
         finally:
-            await publisher.stop()
+            await cancel_and_wait(reloading)
+            await self.entries.stop()
+            await self.publisher.stop()
 
-    async def readiness() -> str | None:
-        return None if publisher.ready else "kafka unavailable"
+    async def readiness(self) -> str | None:
+        if not self.publisher.ready:
+            return "kafka unreachable"
+        if not self.entries.ready:
+            return "entries replica catching up"
+        return None
+
+    def endpoint(self, spec: Endpoint) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            size = 0
+            try:
+                body = await read_body(request, self.settings.max_body_bytes)
+                size = len(body)
+                accepted = _parse(spec, self._ingest_request(request, body))
+                await self._deliver(accepted)
+            except GatewayError as exc:
+                log.info(
+                    "refused", extra={"path": spec.path, "status": exc.status, "why": str(exc)}
+                )
+                response = spec.render_error(exc)
+            else:
+                self.metrics.events_accepted.labels(spec.format).inc(len(accepted.records))
+                if accepted.bots:
+                    self.metrics.bots.labels(spec.format).inc(accepted.bots)
+                response = accepted.response
+            self.metrics.requests.labels(spec.format, spec.path, response.status_code).inc()
+            self.metrics.request_bytes.labels(spec.format).inc(size)
+            return response
+
+        return handle
+
+    def _ingest_request(self, request: Request, body: bytes) -> IngestRequest:
+        return IngestRequest(
+            path=request.url.path,
+            body=body,
+            headers=request.headers,
+            path_params=request.path_params,
+            query_params=request.query_params,
+            client_host=request.client.host if request.client else None,
+            received_at=datetime.now(UTC),
+            projects=self.projects.registry,
+            entries=self.entries,
+            settings=self.settings,
+            idempotency_key=_idempotency_key(request),
+        )
+
+    async def _deliver(self, accepted: Accepted) -> None:
+        project = self.projects.registry.by_id(accepted.project_id)
+        rate = project.rate_limit_per_s if project else None
+        if rate is None:
+            rate = self.settings.rate_limit_per_s
+        self.limiter.take(accepted.project_id, len(accepted.records), rate)
+        partitions = await self.publisher.publish(accepted.records)
+        for record, partition in zip(accepted.records, partitions, strict=True):
+            self.metrics.inc(self.metrics.events_sent, record.topic, partition)
+            if record.topic == topics.ENTRIES:  # read-your-writes in this process
+                self.entries.apply(record.key, record.value is not None)
+
+    async def _reload_projects(self) -> None:
+        while True:
+            await asyncio.sleep(self.settings.projects_reload_s)
+            if self.projects.refresh():
+                log.info("projects reloaded", extra={"file": str(self.projects.path)})
+
+
+def _parse(spec: Endpoint, request: IngestRequest) -> Accepted:
+    try:
+        return spec.parse(request)
+    except ValidationError as exc:  # a value the vendor model let through but a record refuses
+        raise InvalidPayload(problems_of(exc)) from exc
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
+        raise InvalidPayload.at(
+            "Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        )
+    return key
+
+
+def create_app(
+    settings: GatewaySettings, kafka: KafkaSettings, projects: ProjectSource
+) -> Starlette:
+    gateway = Gateway(settings, kafka, projects)
+
+    async def openapi(_: Request) -> Response:
+        return FileResponse(OPENAPI_FILE, media_type="application/json")
 
     routes = [
-        *(
-            Route(fmt.path, _ingest(fmt, publisher, projects, settings, metrics), methods=["POST"])
-            for fmt in FORMATS
-        ),
-        *service_routes(metrics, readiness),
+        *(Route(e.path, gateway.endpoint(e), methods=[e.method]) for e in ENDPOINTS),
+        Route("/openapi.json", openapi),
+        *service_routes(gateway.metrics, gateway.readiness),
     ]
-    return Starlette(routes=routes, lifespan=lifespan)
-
-
-def _ingest(
-    fmt: Format,
-    publisher: RecordPublisher,
-    projects: ProjectRegistry,
-    settings: GatewaySettings,
-    metrics: ComponentMetrics,
-) -> Callable[[Request], Awaitable[Response]]:
-    async def endpoint(request: Request) -> Response:
-        context = ParseContext(request.headers, projects, datetime.now(UTC))
-        try:
-            events = fmt.parse(await request.body(), context)
-        except InvalidPayload as exc:
-            metrics.inc(metrics.events_dropped, topics.RAW)
-            log.info("rejected", extra={"path": fmt.path, "field": exc.field, "why": exc.reason})
-            return fmt.rejected(exc)
-        metrics.inc(metrics.events_received, topics.RAW, n=len(events))
-        try:
-            await publisher.publish(events)
-        except KafkaUnavailable as exc:
-            log.warning("kafka unavailable", extra={"path": fmt.path, "error": str(exc)})
-            return fmt.unavailable(settings.retry_after_s)
-        return fmt.accepted()
-
-    return endpoint
+    return Starlette(routes=routes, lifespan=gateway.lifespan)

@@ -11,7 +11,7 @@ from starlette.applications import Starlette
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
 from headwater.logs import configure_logging
-from headwater.projects import ProjectRegistry
+from headwater.projects import ProjectSource
 from headwater.settings import HeadwaterSettings, KafkaSettings
 
 __all__ = ["app_from_env"]
@@ -20,6 +20,4 @@ __all__ = ["app_from_env"]
 def app_from_env() -> Starlette:
     settings = HeadwaterSettings()
     configure_logging(settings.log_level)
-    return create_app(
-        GatewaySettings(), KafkaSettings(), ProjectRegistry.load(settings.projects_file)
-    )
+    return create_app(GatewaySettings(), KafkaSettings(), ProjectSource.from_settings(settings))

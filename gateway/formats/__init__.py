@@ -1,39 +1,94 @@
-"""Vendor formats: each module parses its payloads into `Event`s and answers in its own shape.
+"""Vendor formats: each module turns its requests into Kafka records and answers in its own shape.
 
-A format is described by a `Format`: how to parse a request body into events, and the vendor's
-own responses for success, invalid input and "Kafka unavailable". The gateway's endpoint code is
-the same for every format.
+An `Endpoint` is one path of one vendor: how to parse an `IngestRequest` into an `Accepted`
+(records plus the success response, sent only after Kafka's ack) and how to render a
+`GatewayError` in the vendor's error shape. The gateway's request handling is the same for all.
 """
 
-from collections.abc import Callable
+import uuid
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
-from starlette.datastructures import Headers
+from pydantic import BaseModel
+from starlette.datastructures import Headers, QueryParams
 from starlette.responses import Response
 
-from gateway.errors import InvalidPayload
+from gateway.entries import EntriesReplica
+from gateway.errors import GatewayError
+from gateway.settings import GatewaySettings
 from headwater.projects import ProjectRegistry
-from schemas.event import Event
+from schemas import topics
+from schemas.event import Event, encode
 
-__all__ = ["Format", "ParseContext"]
+__all__ = ["Accepted", "Endpoint", "IngestRequest", "OutgoingRecord"]
 
-
-@dataclass(frozen=True)
-class ParseContext:
-    """What parsing needs besides the body: credentials to check, and the receive time."""
-
-    headers: Headers
-    projects: ProjectRegistry
-    received_at: datetime
+# Event ids derived from an Idempotency-Key or a source's own id are UUIDv5s in this namespace.
+_EVENT_ID_NAMESPACE = uuid.UUID("5f0c8f9e-2b0a-4c57-9a57-0f3e6d1c2b7a")
 
 
-@dataclass(frozen=True)
-class Format:
-    """One vendor endpoint: its path, its parser and its answers."""
+@dataclass(frozen=True, slots=True)
+class OutgoingRecord:
+    """One Kafka record to produce; `value=None` is a tombstone."""
+
+    topic: str
+    key: bytes
+    value: bytes | None
+
+    @classmethod
+    def event(cls, event: Event, topic: str = topics.RAW) -> "OutgoingRecord":
+        return cls(topic, event.kafka_key(), encode(event))
+
+
+@dataclass(frozen=True, slots=True)
+class IngestRequest:
+    """What parsing needs: the decoded body, headers and parameters, credentials, the clock."""
 
     path: str
-    parse: Callable[[bytes, ParseContext], list[Event]]
-    accepted: Callable[[], Response]
-    rejected: Callable[[InvalidPayload], Response]
-    unavailable: Callable[[int], Response]
+    body: bytes
+    headers: Headers
+    path_params: Mapping[str, str]
+    query_params: QueryParams
+    client_host: str | None
+    received_at: datetime
+    projects: ProjectRegistry
+    entries: EntriesReplica
+    settings: GatewaySettings
+    idempotency_key: str | None = None
+
+    def event_id(self, project_id: str, index: int = 0, source_id: str | None = None) -> str:
+        """The event's id: derived from the Idempotency-Key (scoped to project and path) or the
+        source's own id, so a retried request makes the same id; otherwise random."""
+        if self.idempotency_key is not None:
+            name = f"{project_id}\n{self.path}\n{self.idempotency_key}\n{index}"
+        elif source_id:
+            name = f"{project_id}\n{self.path}\nsource\n{source_id}"
+        else:
+            return uuid.uuid4().hex
+        return uuid.uuid5(_EVENT_ID_NAMESPACE, name).hex
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A valid request: the records to produce, then the answer once Kafka has them all."""
+
+    project_id: str
+    records: list[OutgoingRecord]
+    response: Response
+    bots: int = 0  # how many of `records` went to the bots topic
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One vendor path: its method, parser and error rendering, and what the OpenAPI document
+    says of it (the body model, the success status)."""
+
+    format: str
+    method: str
+    path: str
+    parse: Callable[[IngestRequest], Accepted]
+    render_error: Callable[[GatewayError], Response]
+    summary: str
+    body: type[BaseModel]
+    success_status: int = 200
+    bulk: bool = False  # the body may also be an array of `body`

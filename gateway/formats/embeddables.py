@@ -1,0 +1,265 @@
+"""Embeddables' server-side events API: `POST /projects/{projectId}/events` with `X-Api-Key: rk_…`.
+
+Spec: the Embeddables seed. An event names its user by exactly one identifier whose `value` is a
+stringified JSON value (`"\\"test@test.com\\""`); the double-escaped form the seed's
+troubleshooting mentions (`"\\\\\\"test@test.com\\\\\\""`) is accepted too. The event must match an
+existing entry of (embeddable, identifier) or the answer is 404 ENTRY_NOT_FOUND, decided from the
+gateway's replica of the entries topic. Entries are written with `PUT` (and removed with `DELETE`)
+on `/projects/{projectId}/entries`, with the same key and the same `embeddable_id` + `identifiers`.
+
+Every error is JSON: `{"code": ..., "message": ..., "errors": [{"field", "reason"}]}`.
+"""
+
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from starlette.responses import Response
+
+from gateway.body import parse_json
+from gateway.errors import (
+    EntryNotFound,
+    Forbidden,
+    GatewayError,
+    InvalidPayload,
+    KafkaUnavailable,
+    Problem,
+    Unauthorized,
+)
+from gateway.formats import Accepted, Endpoint, IngestRequest, OutgoingRecord
+from gateway.validation import check_properties, validate
+from headwater.projects import Project
+from schemas import topics
+from schemas.entry import Entry, entry_key
+from schemas.event import Event
+
+__all__ = ["ENDPOINTS", "EmbeddablesEvent", "EntryRequest", "decode_identifier_value"]
+
+SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
+_ENTRY_NAMESPACE = uuid.UUID("0b1f5a3e-4c1d-4f7b-8a66-3d9f2e8c7b10")
+_IDENTIFIER_HINT = 'must be a stringified JSON value, e.g. "\\"test@test.com\\""'
+
+
+class Identifier(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    key: StrictStr = Field(min_length=1)
+    value: StrictStr = Field(min_length=1)
+
+
+class EntryRequest(BaseModel):
+    """An entry to write or delete: one Embeddable's user, by one identifier."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    embeddable_id: StrictStr = Field(min_length=1)
+    identifiers: list[Identifier] = Field(
+        min_length=1, max_length=1, description="Exactly one identifier (the API's current limit)."
+    )
+    entry_id: StrictStr | None = Field(None, min_length=1)
+
+
+class EmbeddablesEvent(BaseModel):
+    """The body of `POST /projects/{projectId}/events`."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    embeddable_id: StrictStr = Field(min_length=1)
+    timestamp: StrictStr = Field(min_length=1, description="ISO 8601; UTC when no offset.")
+    custom_event_name: StrictStr = Field(min_length=1, pattern=SNAKE_CASE.pattern)
+    identifiers: list[Identifier] = Field(min_length=1, max_length=1)
+    custom_event_props: StrictStr | dict[str, Any] | None = None
+
+
+def parse_event(request: IngestRequest) -> Accepted:
+    project = _authenticate(request)
+    payload = validate(EmbeddablesEvent, parse_json(request.body))
+    identifier = payload.identifiers[0]
+    value = decode_identifier_value(identifier.value)
+    event_time = _timestamp(payload.timestamp)
+    props = _custom_event_props(payload.custom_event_props)
+    check_properties(
+        {"custom_event_props": props},
+        request.settings.max_json_depth,
+        request.settings.max_properties,
+    )
+    metrics = props.pop("payload_metrics", None) or {}
+    dimensions = props.pop("payload_dimensions", None) or {}
+    _check_typed(metrics, dimensions)
+    _require_entry(request, entry_key(project.id, payload.embeddable_id, identifier.key, value))
+    event = Event(
+        event_id=request.event_id(project.id),
+        project_id=project.id,
+        source_format="embeddables",
+        name=payload.custom_event_name,
+        event_time=event_time,
+        received_at=request.received_at,
+        idempotency_key=request.idempotency_key,
+        identifier_key=identifier.key,
+        identifier_value=value,
+        embeddable_id=payload.embeddable_id,
+        properties=props,
+        metrics={k: float(v) for k, v in metrics.items()},
+        dimensions=dimensions,
+    )
+    body = {"status": "ok", "event_id": event.event_id}
+    return Accepted(project.id, [OutgoingRecord.event(event)], _json(200, body))
+
+
+def put_entry(request: IngestRequest) -> Accepted:
+    project = _authenticate(request)
+    payload = validate(EntryRequest, parse_json(request.body))
+    identifier = payload.identifiers[0]
+    value = decode_identifier_value(identifier.value)
+    key = entry_key(project.id, payload.embeddable_id, identifier.key, value)
+    entry = Entry(
+        project_id=project.id,
+        embeddable_id=payload.embeddable_id,
+        identifier_key=identifier.key,
+        identifier_value=value,
+        entry_id=payload.entry_id or uuid.uuid5(_ENTRY_NAMESPACE, key.decode()).hex,
+        updated_at=request.received_at,
+    )
+    record = OutgoingRecord(topics.ENTRIES, key, entry.encode())
+    return Accepted(project.id, [record], _json(200, entry.model_dump(mode="json")))
+
+
+def delete_entry(request: IngestRequest) -> Accepted:
+    project = _authenticate(request)
+    payload = validate(EntryRequest, parse_json(request.body))
+    identifier = payload.identifiers[0]
+    key = entry_key(
+        project.id, payload.embeddable_id, identifier.key, decode_identifier_value(identifier.value)
+    )
+    _require_entry(request, key)
+    record = OutgoingRecord(topics.ENTRIES, key, None)
+    return Accepted(project.id, [record], _json(200, {"status": "ok", "deleted": True}))
+
+
+def _authenticate(request: IngestRequest) -> Project:
+    """401 without a known key; 403 when the key belongs to another project."""
+    key = request.headers.get("x-api-key")
+    if not key:
+        raise Unauthorized.at("X-Api-Key", "missing; send your rk_ key in the X-Api-Key header")
+    project = request.projects.by_embeddables_key(key)
+    if project is None:
+        raise Unauthorized.at("X-Api-Key", "unknown API key")
+    if project.id != request.path_params["projectId"]:
+        raise Forbidden.at("X-Api-Key", "this key belongs to another project")
+    return project
+
+
+def decode_identifier_value(raw: str) -> str:
+    """The identifier's value, decoded: a JSON string's text, any other JSON value as JSON.
+
+    Accepts the documented `"\\"a@b.c\\""` and the double-escaped `"\\\\\\"a@b.c\\\\\\""`."""
+    try:
+        value = orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        value = _unescape_once(raw)
+    if isinstance(value, str):
+        return value
+    return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _unescape_once(raw: str) -> Any:
+    try:
+        return orjson.loads(orjson.loads(f'"{raw}"'))
+    except orjson.JSONDecodeError:
+        raise InvalidPayload.at("identifiers.0.value", _IDENTIFIER_HINT) from None
+
+
+def _require_entry(request: IngestRequest, key: bytes) -> None:
+    if not request.entries.ready:
+        raise KafkaUnavailable.at(
+            "entries", "entries are still loading", request.settings.retry_after_s
+        )
+    if not request.entries.contains(key):
+        raise EntryNotFound.at(
+            "identifiers",
+            "no entry of this embeddable_id has this identifier key and value",
+        )
+
+
+def _custom_event_props(raw: str | dict[str, Any] | None) -> dict[str, Any]:
+    if raw is None:
+        return {}
+    if isinstance(raw, dict):  # an object instead of its JSON string: harmless, accepted
+        return dict(raw)
+    try:
+        props = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidPayload.at("custom_event_props", f"not a JSON string: {exc}") from exc
+    if not isinstance(props, dict):
+        raise InvalidPayload.at("custom_event_props", "must hold a JSON object")
+    return props
+
+
+def _check_typed(metrics: Any, dimensions: Any) -> None:
+    field = "custom_event_props.payload_"
+    problems = []
+    if not isinstance(metrics, dict):
+        problems.append(Problem(f"{field}metrics", "must be an object of numbers"))
+    else:
+        problems += [
+            Problem(f"{field}metrics.{k}", "must be a number")
+            for k, v in metrics.items()
+            if isinstance(v, bool) or not isinstance(v, int | float)
+        ]
+    if not isinstance(dimensions, dict):
+        problems.append(Problem(f"{field}dimensions", "must be an object of strings"))
+    else:
+        problems += [
+            Problem(f"{field}dimensions.{k}", "must be a string")
+            for k, v in dimensions.items()
+            if not isinstance(v, str)
+        ]
+    if problems:
+        raise InvalidPayload(problems)
+
+
+def _timestamp(text: str) -> datetime:
+    try:
+        parsed = datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise InvalidPayload.at("timestamp", "not an ISO 8601 date-time") from exc
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
+
+
+def _json(status: int, body: dict[str, Any]) -> Response:
+    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+
+
+def render_error(error: GatewayError) -> Response:
+    response = _json(
+        error.status,
+        {
+            "code": error.code,
+            "message": str(error),
+            "errors": [{"field": p.field, "reason": p.reason} for p in error.problems],
+        },
+    )
+    if error.retry_after is not None:
+        response.headers["Retry-After"] = str(error.retry_after)
+    return response
+
+
+_EVENTS = "/projects/{projectId}/events"
+_ENTRIES = "/projects/{projectId}/entries"
+ENDPOINTS = (
+    Endpoint(
+        "embeddables", "POST", _EVENTS, parse_event, render_error, "Send a custom event",
+        EmbeddablesEvent,
+    ),
+    Endpoint(
+        "embeddables", "PUT", _ENTRIES, put_entry, render_error, "Create or update an entry",
+        EntryRequest,
+    ),
+    Endpoint(
+        "embeddables", "DELETE", _ENTRIES, delete_entry, render_error, "Delete an entry",
+        EntryRequest,
+    ),
+)  # fmt: skip

@@ -1,0 +1,154 @@
+"""The gateway's OpenAPI 3.1 document, built from the endpoints and their body models.
+
+`python -m gateway.openapi` rewrites `gateway/openapi.json`; a test keeps the file in sync, and
+the gateway serves it at `/openapi.json`.
+"""
+
+import json
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from gateway.formats import Endpoint
+
+__all__ = ["openapi_document"]
+
+_REF = "#/components/schemas/{model}"
+_JSON = "application/json"
+_TEXT = {"text/plain": {"schema": {"type": "string"}}}
+_STATUS_TEXT = {
+    200: "Accepted: Kafka has the event",
+    202: "Accepted: Kafka has the identification",
+    400: "Invalid request",
+    401: "Missing or unknown credentials",
+    403: "The key belongs to another project",
+    404: "ENTRY_NOT_FOUND: no entry matches the embeddable and identifier",
+    413: "Body (or its gzip inflation) too large",
+    415: "Not JSON, or an unsupported Content-Encoding",
+    429: "The project's rate limit is exceeded; see Retry-After",
+    503: "Kafka is unavailable or the gateway is overloaded; see Retry-After",
+}
+_COMMON_ERRORS = (400, 413, 415, 429, 503)
+_FORMAT_ERRORS = {"vemetric": (), "usermaven": (401,), "embeddables": (401, 403, 404)}
+_SECURITY: dict[str, list[dict[str, list[str]]]] = {
+    "vemetric": [],
+    "usermaven": [{"usermavenToken": []}],
+    "embeddables": [{"apiKey": []}],
+}
+_SECURITY_SCHEMES = {
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "usermavenToken": {"type": "apiKey", "in": "query", "name": "token"},
+}
+_ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
+    "UsermavenError": {
+        "type": "object",
+        "required": ["status", "message", "errors"],
+        "properties": {
+            "status": {"const": "error"},
+            "message": {"type": "string"},
+            "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+        },
+    },
+    "EmbeddablesError": {
+        "type": "object",
+        "required": ["code", "message", "errors"],
+        "properties": {
+            "code": {"type": "string", "examples": ["ENTRY_NOT_FOUND"]},
+            "message": {"type": "string"},
+            "errors": {"type": "array", "items": {"$ref": "#/components/schemas/Problem"}},
+        },
+    },
+    "Problem": {
+        "type": "object",
+        "required": ["field", "reason"],
+        "properties": {
+            "index": {"type": "integer", "description": "Bulk bodies: the element's index."},
+            "field": {"type": "string"},
+            "reason": {"type": "string"},
+        },
+    },
+}
+_HEADERS = [
+    {
+        "name": "Idempotency-Key",
+        "in": "header",
+        "required": False,
+        "description": "Retries with the same key on the same path within 24 h create no second "
+        "event; keys starting with `life-` never expire.",
+        "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+    },
+    {
+        "name": "Content-Encoding",
+        "in": "header",
+        "required": False,
+        "schema": {"enum": ["gzip", "deflate", "identity"]},
+    },
+]
+
+
+def openapi_document(endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
+    models = {e.body for e in endpoints}
+    refs, definitions = models_json_schema(
+        [(model, "validation") for model in sorted(models, key=lambda m: m.__name__)],
+        ref_template=_REF,
+    )
+    components = definitions.get("$defs", {}) | _ERROR_SCHEMAS
+    paths: dict[str, dict[str, Any]] = {}
+    for endpoint in endpoints:
+        body = refs[(endpoint.body, "validation")]
+        if endpoint.bulk:
+            body = {"oneOf": [body, {"type": "array", "items": body, "minItems": 1}]}
+        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, body)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Headwater gateway",
+            "version": "1",
+            "description": "Event ingestion in the Embeddables, Usermaven and Vemetric formats.",
+        },
+        "paths": paths,
+        "components": {"schemas": components, "securitySchemes": _SECURITY_SCHEMES},
+    }
+
+
+def _operation(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
+    statuses = (endpoint.success_status, *_FORMAT_ERRORS[endpoint.format], *_COMMON_ERRORS)
+    parameters = list(_HEADERS)
+    if "{projectId}" in endpoint.path:
+        parameters.append(
+            {"name": "projectId", "in": "path", "required": True, "schema": {"type": "string"}}
+        )
+    return {
+        "summary": endpoint.summary,
+        "tags": [endpoint.format],
+        "operationId": f"{endpoint.format}_{endpoint.method.lower()}_{endpoint.body.__name__}",
+        "security": _SECURITY[endpoint.format],
+        "parameters": parameters,
+        "requestBody": {"required": True, "content": {_JSON: {"schema": body}}},
+        "responses": {str(status): _response(endpoint, status) for status in sorted(set(statuses))},
+    }
+
+
+def _response(endpoint: Endpoint, status: int) -> dict[str, Any]:
+    response: dict[str, Any] = {"description": _STATUS_TEXT[status]}
+    if status < 300:
+        if endpoint.format != "vemetric":
+            response["content"] = {_JSON: {"schema": {"type": "object"}}}
+        return response
+    if endpoint.format == "vemetric":
+        response["content"] = _TEXT
+    else:
+        schema = "UsermavenError" if endpoint.format == "usermaven" else "EmbeddablesError"
+        response["content"] = {_JSON: {"schema": {"$ref": _REF.format(model=schema)}}}
+    return response
+
+
+def render(endpoints: tuple[Endpoint, ...]) -> str:
+    return json.dumps(openapi_document(endpoints), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":
+    from gateway.app import ENDPOINTS, OPENAPI_FILE
+
+    OPENAPI_FILE.write_text(render(ENDPOINTS))
+    print(f"wrote {OPENAPI_FILE}")
