@@ -1,40 +1,41 @@
-"""Vemetric `POST /e` parsing: the seed's bodies, its rules, and what is rejected."""
-
-from datetime import UTC, datetime
-from pathlib import Path
+"""Vemetric parsing (`/e`, `/i`, `/u`): the seed's bodies, its rules, and what is rejected."""
 
 import orjson
 import pytest
-from starlette.datastructures import Headers
 
 from gateway.errors import InvalidPayload
-from gateway.formats import ParseContext
-from gateway.formats.vemetric import parse_track_event
-from headwater.projects import Project, ProjectRegistry
+from gateway.formats import Accepted
+from gateway.formats.vemetric import parse_identify, parse_track, parse_update
+from headwater.projects import Project
+from schemas import topics
+from schemas.event import Event, decode
+from tests.factories import NOW, ingest_request
+from tests.factories import fixture as seed_example
 
-FIXTURES = Path(__file__).parents[2] / "fixtures" / "vemetric"
 TOKEN = "proj_your_project_token_here"
-NOW = datetime(2026, 3, 4, 12, 0, tzinfo=UTC)
-CONTEXT = ParseContext(
-    headers=Headers({"user-agent": "curl/8", "allow-cookies": "false", "idempotency-key": "k1"}),
-    projects=ProjectRegistry([Project(id="p1", vemetric_tokens=[TOKEN])]),
-    received_at=NOW,
-)
+PROJECTS = [Project(id="p1", vemetric_tokens=[TOKEN])]
+HEADERS = {"user-agent": "curl/8", "allow-cookies": "false"}
+GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 
 def fixture(name: str) -> dict[str, object]:
-    return dict(orjson.loads((FIXTURES / f"{name}.json").read_bytes()))
+    return dict(seed_example(f"vemetric/{name}"))
 
 
-def parse(body: dict[str, object]) -> list:  # type: ignore[type-arg]
-    return parse_track_event(orjson.dumps(body), CONTEXT)
+def accept(body: dict[str, object], parser=parse_track, **headers: str) -> Accepted:  # type: ignore[no-untyped-def]
+    return parser(ingest_request(body, PROJECTS, headers=HEADERS | headers, idempotency_key="k1"))
 
 
-def rejected_field(body: dict[str, object] | bytes) -> str:
-    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+def parse(body: dict[str, object], parser=parse_track) -> list[Event]:  # type: ignore[no-untyped-def]
+    accepted = accept(body, parser)
+    assert all(record.topic == topics.RAW for record in accepted.records)
+    return [decode(record.value or b"") for record in accepted.records]
+
+
+def rejected_field(body: dict[str, object] | bytes, parser=parse_track) -> str:  # type: ignore[no-untyped-def]
     with pytest.raises(InvalidPayload) as caught:
-        parse_track_event(raw, CONTEXT)
-    return caught.value.field
+        parser(ingest_request(body, PROJECTS, headers=HEADERS))
+    return caught.value.problems[0].field
 
 
 def test_seed_pageview_becomes_one_event() -> None:
@@ -46,6 +47,7 @@ def test_seed_pageview_becomes_one_event() -> None:
     assert event.user_id == "user_123"
     assert event.event_time == event.received_at == NOW
     assert event.idempotency_key == "k1"
+    assert event.anonymous_id is None
     assert event.context == {"user_agent": "curl/8", "allow_cookies": "false"}
     assert event.user_data.set == {"displayName": "john@example.com"}
 
@@ -107,9 +109,70 @@ def test_malformed_bodies_are_invalid(body: bytes) -> None:
 def test_deeply_nested_custom_data_is_invalid_not_a_crash() -> None:
     nested = '{"a":' * 300 + "1" + "}" * 300
     body = f'{{"projectToken": "{TOKEN}", "name": "x", "customData": {{"k": {nested}}}}}'
-    assert rejected_field(body.encode()) == "body"
-
-
-def test_custom_data_number_beyond_64_bits_is_invalid_not_a_crash() -> None:
-    body = f'{{"projectToken": "{TOKEN}", "name": "x", "customData": {{"n": {2**64}}}}}'
     assert rejected_field(body.encode()) == "customData"
+
+
+def test_json_nested_beyond_the_parser_limit_is_invalid_body() -> None:
+    nested = "[" * 2000 + "]" * 2000
+    assert rejected_field(f'{{"projectToken": "{TOKEN}", "name": {nested}}}'.encode()) == "body"
+
+
+def test_custom_data_number_beyond_64_bits_becomes_a_string() -> None:
+    body = f'{{"projectToken": "{TOKEN}", "name": "x", "customData": {{"n": {2**64}}}}}'
+    [event] = parse(orjson.loads(body))
+    assert float(event.properties["n"]) == float(2**64)
+
+
+def test_anonymous_events_get_a_cookieless_daily_id() -> None:
+    body = {"projectToken": TOKEN, "name": "signup"}
+    [first], [second] = parse(body), parse(body)
+    assert first.user_id is None
+    assert first.anonymous_id is not None and first.anonymous_id == second.anonymous_id
+    assert first.event_time == NOW
+
+
+def test_identify_links_the_anonymous_visitor_and_answers_202() -> None:
+    accepted = accept({"projectToken": TOKEN, "identifier": "user_123"}, parse_identify)
+    [event] = parse({"projectToken": TOKEN, "identifier": "user_123"}, parse_identify)
+    [anonymous] = parse({"projectToken": TOKEN, "name": "signup"})
+    assert accepted.response.status_code == 202
+    assert (event.name, event.user_id) == ("$identify", "user_123")
+    assert event.anonymous_id == anonymous.anonymous_id
+
+
+def test_identify_requires_identifier() -> None:
+    assert rejected_field({"projectToken": TOKEN}, parse_identify) == "identifier"
+
+
+def test_update_user_sets_and_sets_once() -> None:
+    body = {
+        "projectToken": TOKEN,
+        "displayName": "John Doe",
+        "avatarUrl": "https://example.com/a.png",
+        "data": {"set": {"plan": "enterprise"}, "setOnce": {"first_plan": "free"}},
+    }
+    [event] = parse(body, parse_update)
+    assert event.name == "$update_user"
+    assert event.user_data.set == {
+        "plan": "enterprise",
+        "avatarUrl": "https://example.com/a.png",
+        "displayName": "John Doe",
+    }
+    assert event.user_data.set_once == {"first_plan": "free"}
+    assert accept(body, parse_update).response.status_code == 200
+
+
+def test_bots_go_to_the_bots_topic() -> None:
+    accepted = accept(fixture("pageview"), **{"user-agent": GOOGLEBOT})
+    assert [r.topic for r in accepted.records] == [topics.BOTS]
+    assert accepted.bots == 1
+
+
+def test_http_client_libraries_are_not_bots() -> None:
+    accepted = accept(fixture("pageview"), **{"user-agent": "python-requests/2.32"})
+    assert [r.topic for r in accepted.records] == [topics.RAW]
+
+
+def test_idempotency_key_makes_the_same_event_id() -> None:
+    [first], [second] = parse(fixture("purchase")), parse(fixture("purchase"))
+    assert first.event_id == second.event_id

@@ -1,0 +1,108 @@
+"""One real gateway process (`headwater gateway`) on the session's Kafka, with test projects."""
+
+import asyncio
+import subprocess
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx2
+import pytest
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from headwater.keys import create_key
+from headwater.projects import ProjectFile, save_projects
+from tests.conftest import free_port
+from tests.helpers import environment, eventually, headwater, http_ok, stop
+
+__all__ = ["RunningGateway", "topic_size"]
+
+RATE_LIMITED_PER_S = 2.0
+
+
+@dataclass(frozen=True)
+class RunningGateway:
+    url: str
+    data_dir: Path
+    projects_file: Path
+    vemetric_token: str  # project "acme"
+    usermaven_token: str  # project "acme"
+    embeddables_key: str  # project "acme"
+    other_embeddables_key: str  # project "other"
+    limited_token: str  # project "limited": vemetric, RATE_LIMITED_PER_S
+
+    @property
+    def usermaven_api_key(self) -> str:
+        return self.usermaven_token.split(".", 1)[0]
+
+    def client(self) -> httpx2.Client:
+        return httpx2.Client(base_url=self.url, timeout=10)
+
+
+def _projects(projects_file: Path) -> dict[str, str]:
+    keys = {
+        "vemetric_token": create_key(projects_file, "acme", "vemetric"),
+        "usermaven_token": create_key(projects_file, "acme", "usermaven"),
+        "embeddables_key": create_key(projects_file, "acme", "embeddables"),
+        "other_embeddables_key": create_key(projects_file, "other", "embeddables"),
+        "limited_token": create_key(projects_file, "limited", "vemetric"),
+    }
+    projects = ProjectFile.model_validate_json(projects_file.read_bytes()).projects
+    save_projects(
+        projects_file,
+        [
+            p.model_copy(update={"rate_limit_per_s": RATE_LIMITED_PER_S})
+            if p.id == "limited"
+            else p
+            for p in projects
+        ],
+    )
+    return keys
+
+
+@pytest.fixture(scope="session")
+def gateway(
+    kafka_bootstrap: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningGateway]:
+    data_dir = tmp_path_factory.mktemp("gateway")
+    keys = _projects(data_dir / "projects.json")
+    port = free_port()
+    env = environment(
+        {
+            "HEADWATER_DATA_DIR": str(data_dir),
+            "KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "HEADWATER_GATEWAY_PORT": str(port),
+            "HEADWATER_GATEWAY_MAX_BODY_BYTES": str(256 * 1024),
+            "HEADWATER_GATEWAY_PROJECTS_RELOAD_S": "0.2",
+            "HEADWATER_LOG_LEVEL": "INFO",
+        }
+    )
+    process: subprocess.Popen[bytes] = headwater("gateway", env=env, log=data_dir / "gateway.log")
+    url = f"http://127.0.0.1:{port}"
+    try:
+        eventually(lambda: http_ok(f"{url}/readyz"), timeout=60, what="gateway ready")
+        yield RunningGateway(url, data_dir, data_dir / "projects.json", **keys)
+    finally:
+        stop(process)
+
+
+def topic_size(bootstrap: str, topic: str) -> int:
+    """How many records `topic` holds: the sum of its partitions' end offsets."""
+
+    async def size() -> int:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            return sum((await consumer.end_offsets(partitions)).values())
+        finally:
+            await consumer.stop()
+
+    return asyncio.run(size())

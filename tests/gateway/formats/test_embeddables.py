@@ -1,0 +1,89 @@
+"""Embeddables parsing: keys, the seed's bodies, identifier values, typed metrics and dimensions.
+
+ENTRY_NOT_FOUND needs the entries replica, so it is tested against the running gateway."""
+
+import pytest
+
+from gateway.errors import Forbidden, GatewayError, InvalidPayload, Unauthorized
+from gateway.formats.embeddables import decode_identifier_value, parse_event
+from headwater.projects import Project, hash_secret
+from tests.factories import fixture, ingest_request
+
+PROJECTS = [
+    Project(id="pr_a", embeddables_key_hashes=[hash_secret("rk_a")]),
+    Project(id="pr_b", embeddables_key_hashes=[hash_secret("rk_b")]),
+]
+
+
+def rejection(body: object, key: str | None = "rk_a", project: str = "pr_a") -> GatewayError:
+    headers = {"x-api-key": key} if key else {}
+    request = ingest_request(
+        body,  # type: ignore[arg-type]
+        PROJECTS,
+        path=f"/projects/{project}/events",
+        headers=headers,
+        path_params={"projectId": project},
+    )
+    with pytest.raises(GatewayError) as caught:
+        parse_event(request)
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("raw", "decoded"),
+    [
+        ('"test@test.com"', "test@test.com"),
+        ('\\"test@test.com\\"', "test@test.com"),
+        ("42", "42"),
+        ('{"b": 1, "a": 2}', '{"a":2,"b":1}'),
+    ],
+)
+def test_identifier_values_are_stringified_json(raw: str, decoded: str) -> None:
+    assert decode_identifier_value(raw) == decoded
+
+
+def test_a_bare_identifier_value_is_explained() -> None:
+    with pytest.raises(InvalidPayload) as caught:
+        decode_identifier_value("test@test.com")
+    assert "stringified JSON" in caught.value.problems[0].reason
+
+
+def test_missing_or_unknown_key_is_401_and_another_projects_key_403() -> None:
+    body = fixture("embeddables/custom_event")
+    assert isinstance(rejection(body, key=None), Unauthorized)
+    assert isinstance(rejection(body, key="rk_nope"), Unauthorized)
+    assert isinstance(rejection(body, key="rk_b"), Forbidden)
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"embeddable_id": None}, "embeddable_id"),
+        ({"timestamp": "yesterday"}, "timestamp"),
+        ({"timestamp": 1640995200}, "timestamp"),
+        ({"custom_event_name": "MyEvent"}, "custom_event_name"),
+        ({"custom_event_name": "my-event"}, "custom_event_name"),
+        ({"identifiers": []}, "identifiers"),
+        ({"identifiers": [{"key": "email", "value": '"a"'}] * 2}, "identifiers"),
+        ({"identifiers": [{"key": "email", "value": "a@b.c"}]}, "identifiers.0.value"),
+        ({"custom_event_props": "{not json"}, "custom_event_props"),
+        ({"custom_event_props": "[1]"}, "custom_event_props"),
+        (
+            {"custom_event_props": '{"payload_metrics": {"revenue": "89.99"}}'},
+            "custom_event_props.payload_metrics.revenue",
+        ),
+        (
+            {"custom_event_props": '{"payload_metrics": {"paid": true}}'},
+            "custom_event_props.payload_metrics.paid",
+        ),
+        (
+            {"custom_event_props": '{"payload_dimensions": {"plan": 3}}'},
+            "custom_event_props.payload_dimensions.plan",
+        ),
+    ],
+)
+def test_invalid_fields_are_named(change: dict[str, object], field: str) -> None:
+    body = {k: v for k, v in (fixture("embeddables/purchase") | change).items() if v is not None}
+    error = rejection(body)
+    assert isinstance(error, InvalidPayload)
+    assert error.problems[0].field == field
