@@ -4,6 +4,8 @@ Settings are read from the environment here, once, and handed to what runs.
 """
 
 import asyncio
+import os
+import shutil
 import sys
 from typing import TYPE_CHECKING
 
@@ -80,7 +82,12 @@ def gateway() -> None:
     from granian import Granian
     from granian.constants import Interfaces, Loops
 
-    settings = GatewaySettings()
+    settings, common = GatewaySettings(), HeadwaterSettings()
+    if settings.workers > 1:  # one /metrics for all workers: prometheus-client's multiprocess mode
+        metrics_dir = common.data_dir / "metrics" / "gateway"
+        shutil.rmtree(metrics_dir, ignore_errors=True)
+        metrics_dir.mkdir(parents=True)
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir.resolve())
     Granian(
         "gateway.asgi:app_from_env",
         factory=True,
@@ -89,7 +96,7 @@ def gateway() -> None:
         port=settings.port,
         workers=settings.workers,
         loop=Loops.uvloop,
-        log_level=HeadwaterSettings().log_level.lower(),  # type: ignore[arg-type]
+        log_level=common.log_level.lower(),  # type: ignore[arg-type]
         log_access=False,
     ).serve()
 

@@ -4,8 +4,11 @@ Names and labels follow one spec so dashboards work across components: `events_r
 `events_sent`, `events_dropped` and `errors`, labelled by component, topic and partition.
 """
 
+import os
+
 from prometheus_client import CollectorRegistry, Counter, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
+from prometheus_client.multiprocess import MultiProcessCollector
 
 __all__ = ["CONTENT_TYPE_LATEST", "ComponentMetrics"]
 
@@ -32,4 +35,10 @@ class ComponentMetrics:
         counter.labels(self.component, topic, str(partition)).inc(n)
 
     def render(self) -> bytes:
-        return generate_latest(self.registry)
+        """This process's series; with several worker processes sharing a
+        `PROMETHEUS_MULTIPROC_DIR`, the sum over all of them."""
+        if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            return generate_latest(self.registry)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry)
+        return generate_latest(registry)
