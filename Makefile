@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test install lint bench
+.PHONY: up test install lint bench bench-servers
 
 up: install
 	$(BIN)/headwater up
@@ -28,5 +28,9 @@ lint: install
 	$(BIN)/pip install --quiet ruff mypy
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy headwater gateway processors sinks schemas
 
+# The gateway's throughput and latency (bench/gateway.py); which HTTP server (bench/http_server.py).
 bench: install
+	$(BIN)/python bench/gateway.py
+
+bench-servers: install
 	$(BIN)/python bench/http_server.py
