@@ -77,21 +77,21 @@ def parse_json(body: bytes) -> Any:
 
 
 def properties_problem(properties: Any, max_depth: int, max_keys: int) -> str | None:
-    """Why a property tree is too deep or too wide to store and query sensibly, or None."""
-    keys = 0
-    stack: list[tuple[Any, int]] = [(properties, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if isinstance(value, dict):
-            children = list(value.values())
-            keys += len(value)
-        elif isinstance(value, list):
-            children = value
-        else:
-            continue
-        if depth > max_depth:
-            return f"nested deeper than {max_depth} levels"
+    """Why a property tree is too deep or too wide to store and query sensibly, or None.
+
+    Walks level by level and only into containers, so flat properties (the common case) cost one
+    pass over their values."""
+    keys, depth, level = 0, 1, [properties]
+    while level:
+        below = []
+        for container in level:
+            if isinstance(container, dict):
+                keys += len(container)
+                container = container.values()
+            below += [child for child in container if isinstance(child, dict | list)]
         if keys > max_keys:
             return f"more than {max_keys} keys"
-        stack.extend((child, depth + 1) for child in children)
+        if below and depth >= max_depth:
+            return f"nested deeper than {max_depth} levels"
+        level, depth = below, depth + 1
     return None

@@ -11,7 +11,6 @@ import asyncio
 import logging
 import random
 import time
-from collections import defaultdict
 from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
@@ -44,28 +43,6 @@ def partition_for_key(key: bytes | None, all_partitions: list[int], available: l
     if key is None:
         return random.choice(available or all_partitions)
     return all_partitions[_key_index(key, len(all_partitions))]
-
-
-async def _send_in_batches(producer: AIOKafkaProducer, records: list[OutgoingRecord]) -> list[int]:
-    """Many records: one batch per partition instead of one `send` per record (the bulk path's
-    biggest cost). Returns each record's partition once all batches are acknowledged."""
-    partitions, groups = [], defaultdict(list)
-    for record in records:
-        all_partitions = sorted(await producer.partitions_for(record.topic))
-        partition = partition_for_key(record.key, all_partitions, all_partitions)
-        partitions.append(partition)
-        groups[record.topic, partition].append(record)
-    deliveries = []
-    for (topic, partition), grouped in groups.items():
-        batch = producer.create_batch()
-        for record in grouped:
-            if batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                deliveries.append(await producer.send_batch(batch, topic, partition=partition))
-                batch = producer.create_batch()
-                batch.append(key=record.key, value=record.value, timestamp=None)
-        deliveries.append(await producer.send_batch(batch, topic, partition=partition))
-    await asyncio.gather(*deliveries)
-    return partitions
 
 
 class RecordPublisher:
@@ -115,12 +92,16 @@ class RecordPublisher:
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                if len(records) == 1:
-                    record = records[0]
-                    delivery = await producer.send(record.topic, record.value, key=record.key)
-                    partitions = [(await delivery).partition]
-                else:
-                    partitions = await _send_in_batches(producer, records)
+                deliveries = [
+                    await producer.send(record.topic, record.value, key=record.key)
+                    for record in records
+                ]
+                # gather costs a task per record; a single event (the common case) needs none
+                acks = (
+                    [await deliveries[0]]
+                    if len(deliveries) == 1
+                    else await asyncio.gather(*deliveries)
+                )
         except (KafkaError, TimeoutError) as exc:
             self._metrics.inc(self._metrics.errors, n=len(records))
             raise KafkaUnavailable.at(
@@ -129,7 +110,7 @@ class RecordPublisher:
         finally:
             self._pending -= len(records)
         self._metrics.produce_latency.observe(time.perf_counter() - started)
-        return partitions
+        return [ack.partition for ack in acks]
 
     async def _run(self) -> None:
         self._producer = await self._connect()

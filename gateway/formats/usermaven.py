@@ -125,7 +125,7 @@ def _event(
         payload = UsermavenEvent.model_validate(element)
     except ValidationError as exc:
         raise InvalidPayload(problems_of(exc)) from exc
-    _check(request, payload, api_key)
+    _check(request, payload, element, api_key)
     user = payload.user or User()
     traits = user.traits()
     for field in ("id", "anonymous_id"):
@@ -152,7 +152,9 @@ def _event(
     )
 
 
-def _check(request: IngestRequest, payload: UsermavenEvent, api_key: str) -> None:
+def _check(
+    request: IngestRequest, payload: UsermavenEvent, element: dict[str, Any], api_key: str
+) -> None:
     if payload.api_key is not None and payload.api_key != api_key:
         raise InvalidPayload.at("api_key", "does not match the token's API key")
     user = payload.user
@@ -161,16 +163,8 @@ def _check(request: IngestRequest, payload: UsermavenEvent, api_key: str) -> Non
     if payload.event_type == IDENTIFY and not user.id:
         raise InvalidPayload.at("user.id", f"required for {IDENTIFY}")
     settings = request.settings
-    check_properties(
-        {
-            "event_attributes": payload.event_attributes,
-            "ids": payload.ids,
-            "user": user.model_dump(),
-            "company": payload.company.model_dump() if payload.company else None,
-        },
-        settings.max_json_depth,
-        settings.max_properties,
-    )
+    trees = {name: element.get(name) for name in ("event_attributes", "ids", "user", "company")}
+    check_properties(trees, settings.max_json_depth, settings.max_properties)
 
 
 def _event_time(payload: UsermavenEvent, received_at: datetime) -> datetime:
