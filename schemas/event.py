@@ -34,7 +34,9 @@ class Event(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = Field(1, description="Version of this record's schema.")
-    event_id: str = Field(min_length=1, description="Unique id of this event (a UUID if minted).")
+    event_id: str = Field(
+        min_length=1, description="Unique id of this event (32 hex digits if minted by Headwater)."
+    )
     project_id: str = Field(min_length=1, description="Headwater project the event belongs to.")
     source_format: SourceFormat = Field(description="The format the event arrived in.")
     name: str = Field(min_length=1, description="Event name, e.g. `$pageview` or `purchase`.")
@@ -81,7 +83,9 @@ class Event(BaseModel):
 
 
 def encode(event: Event) -> bytes:
-    """Serialise for Kafka: compact JSON, UTC times with a `Z`."""
+    """Serialise for Kafka: compact JSON, UTC times with a `Z`. orjson, not pydantic's serializer:
+    it refuses integers beyond 64 bits, which the processors then dead-letter rather than pass
+    on to a sink that cannot store them."""
     return orjson.dumps(event.model_dump(), option=orjson.OPT_UTC_Z)
 
 
