@@ -12,6 +12,7 @@ Every error is JSON: `{"code": ..., "message": ..., "errors": [{"field", "reason
 
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -199,26 +200,30 @@ def _custom_event_props(raw: str | dict[str, Any] | None) -> dict[str, Any]:
 
 
 def _check_typed(metrics: Any, dimensions: Any) -> None:
-    field = "custom_event_props.payload_"
-    problems = []
-    if not isinstance(metrics, dict):
-        problems.append(Problem(f"{field}metrics", "must be an object of numbers"))
-    else:
-        problems += [
-            Problem(f"{field}metrics.{k}", "must be a number")
-            for k, v in metrics.items()
-            if isinstance(v, bool) or not isinstance(v, int | float)
-        ]
-    if not isinstance(dimensions, dict):
-        problems.append(Problem(f"{field}dimensions", "must be an object of strings"))
-    else:
-        problems += [
-            Problem(f"{field}dimensions.{k}", "must be a string")
-            for k, v in dimensions.items()
-            if not isinstance(v, str)
-        ]
+    problems = _typed_problems(metrics, "payload_metrics", _is_number, "number") + _typed_problems(
+        dimensions, "payload_dimensions", _is_string, "string"
+    )
     if problems:
         raise InvalidPayload(problems)
+
+
+def _typed_problems(
+    values: Any, name: str, accepts: Callable[[Any], bool], kind: str
+) -> list[Problem]:
+    field = f"custom_event_props.{name}"
+    if not isinstance(values, dict):
+        return [Problem(field, f"must be an object of {kind}s")]
+    return [
+        Problem(f"{field}.{k}", f"must be a {kind}") for k, v in values.items() if not accepts(v)
+    ]
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _is_string(value: Any) -> bool:
+    return isinstance(value, str)
 
 
 def _timestamp(text: str) -> datetime:
