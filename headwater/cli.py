@@ -169,6 +169,15 @@ def sql(query: str) -> None:
     click.echo(run_sql(query, HeadwaterSettings(), ClickHouseSettings()), nl=False)
 
 
+@cli.command()
+def migrate() -> None:
+    """Apply the ClickHouse migrations not applied yet (idempotent; the sink runs it at start)."""
+    from headwater.sql import run_migrations
+
+    applied = run_migrations(HeadwaterSettings(), ClickHouseSettings())
+    click.echo("applied: " + ", ".join(applied) if applied else "up to date")
+
+
 @cli.group()
 def keys() -> None:
     """Project credentials in the projects file (secrets are shown once, stored hashed)."""

@@ -1,7 +1,8 @@
-"""`headwater sql`: run a query against the configured ClickHouse and return a readable table.
+"""`headwater sql` and `headwater migrate` against the configured ClickHouse.
 
-An embedded store can be open in one process only; while a sink holds it, the query goes to that
-sink's `/sql` endpoint instead (its address is in the data folder's `sink.json`).
+An embedded store can be open in one process only; while a sink holds it, a query goes to that
+sink's `/sql` endpoint instead (its address is in the data folder's `sink.json`), and migrations
+are left to it: a sink applies them whenever it starts.
 """
 
 import urllib.request
@@ -9,12 +10,13 @@ from urllib.error import HTTPError, URLError
 
 import orjson
 
-from headwater.errors import QueryFailed
+from headwater.errors import HeadwaterError, QueryFailed
 from headwater.settings import ClickHouseSettings, HeadwaterSettings
 from headwater.stack.process import pid_alive
 from sinks.clickhouse import connect, pretty_query
+from sinks.migrate import migrate
 
-__all__ = ["run_sql"]
+__all__ = ["run_migrations", "run_sql"]
 
 
 def run_sql(query: str, settings: HeadwaterSettings, clickhouse: ClickHouseSettings) -> str:
@@ -25,6 +27,19 @@ def run_sql(query: str, settings: HeadwaterSettings, clickhouse: ClickHouseSetti
         return pretty_query(client, query)
     except Exception as exc:  # the driver's errors vary by interface; all mean "query failed"
         raise QueryFailed(str(exc)) from exc
+    finally:
+        client.close()
+
+
+def run_migrations(settings: HeadwaterSettings, clickhouse: ClickHouseSettings) -> list[str]:
+    """Apply pending migrations; the names of those applied now."""
+    if clickhouse.embedded and (sink_url := _running_sink(settings)) is not None:
+        raise HeadwaterError(
+            f"the sink at {sink_url} holds the embedded store and migrated it when it started"
+        )
+    client = connect(clickhouse, settings.data_dir)
+    try:
+        return [f"{m.version:04d}_{m.name}" for m in migrate(client)]
     finally:
         client.close()
 
