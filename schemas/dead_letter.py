@@ -8,7 +8,9 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 __all__ = ["DeadLetter", "DeadLetterReason", "reason_for"]
 
-DeadLetterReason = Literal["invalid_record", "unsupported_schema_version", "processing_failed"]
+DeadLetterReason = Literal[
+    "invalid_record", "unsupported_schema_version", "processing_failed", "rejected_by_store"
+]
 
 
 class DeadLetter(BaseModel):

@@ -1,20 +1,36 @@
 """The batching base every sink builds on: `add` rows, `flush` them, commit what was written.
 
-Rows are batched per (topic, partition). A flush writes each batch and clears it whatever
-happens; it returns the offsets to commit (`last + 1`) for the batches that were written and
-reports the partitions whose write failed, so the caller can rewind them and read them again.
+Rows are batched per (topic, partition), each with the record it came from. A flush writes each
+batch and clears it whatever happens; it returns the offsets to commit (`last + 1`) for the batches
+that were written, the rows the store refused (to be dead-lettered before that commit), and the
+partitions whose write failed, so the caller can rewind them and read them again.
 """
 
 import time
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
-from schemas.event import Event
 from sinks.errors import SinkWriteFailed
 
-__all__ = ["Batch", "BatchingSink", "FlushResult"]
+__all__ = ["Batch", "BatchingSink", "FlushResult", "RejectedRow", "Source"]
 
 TopicPartition = tuple[str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """Where a row came from: enough to dead-letter it if the store refuses it."""
+
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True)
+class RejectedRow:
+    source: Source
+    reason: str
 
 
 @dataclass
@@ -23,20 +39,29 @@ class Batch:
     partition: int
     first_offset: int
     last_offset: int = -1
-    events: list[Event] = field(default_factory=list)
+    rows: list[Any] = field(default_factory=list)
+    sources: list[Source] = field(default_factory=list)
+
+    @property
+    def token(self) -> str:
+        """Names this exact offset range: the same range re-read after a crash gets the same
+        token, which is what lets the store drop the repeated insert."""
+        return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
 
 
 @dataclass(frozen=True)
 class FlushResult:
-    """Offsets to commit and rows written, per partition written; errors per partition not."""
+    """Per partition: offsets to commit, rows written and rows refused; errors of those not
+    written."""
 
     commit: dict[TopicPartition, int]
     written: dict[TopicPartition, int]
+    rejected: dict[TopicPartition, list[RejectedRow]]
     failed: dict[TopicPartition, SinkWriteFailed]
 
 
 class BatchingSink(ABC):
-    """Collects events per partition; `due()` says when size or age calls for a flush."""
+    """Collects rows per partition; `due()` says when size or age calls for a flush."""
 
     def __init__(self, max_rows: int, max_age_s: float) -> None:
         self._max_rows = max_rows
@@ -52,11 +77,19 @@ class BatchingSink(ABC):
         """Release clients; safe to call twice."""
 
     @abstractmethod
-    async def write(self, batch: Batch) -> None:
-        """Write one partition's batch, or raise SinkWriteFailed."""
+    def decode(self, topic: str, source: Source) -> Any:
+        """The row a record becomes; raises ValueError (pydantic's ValidationError is one) for a
+        record that cannot become one."""
 
-    def add(self, event: Event, topic: str, partition: int, offset: int) -> None:
-        self._batch(topic, partition, offset).events.append(event)
+    @abstractmethod
+    async def write(self, batch: Batch) -> list[RejectedRow]:
+        """Write one partition's batch and return the rows the store refused (the others are
+        written), or raise SinkWriteFailed when nothing could be written."""
+
+    def add(self, row: Any, topic: str, partition: int, source: Source) -> None:
+        batch = self._batch(topic, partition, source.offset)
+        batch.rows.append(row)
+        batch.sources.append(source)
         self._rows += 1
 
     def skip(self, topic: str, partition: int, offset: int) -> None:
@@ -72,6 +105,10 @@ class BatchingSink(ABC):
             self._oldest = time.monotonic()
         return batch
 
+    def pending(self) -> list[Batch]:
+        """The batches the next flush will write."""
+        return list(self._batches.values())
+
     def due(self) -> bool:
         if self._oldest is None:
             return False
@@ -83,21 +120,20 @@ class BatchingSink(ABC):
         return max(0.0, self._max_age_s - (time.monotonic() - self._oldest))
 
     async def flush(self) -> FlushResult:
-        commit: dict[TopicPartition, int] = {}
-        written: dict[TopicPartition, int] = {}
-        failed: dict[TopicPartition, SinkWriteFailed] = {}
+        result = FlushResult({}, {}, {}, {})
         try:
             for key, batch in self._batches.items():
                 try:
-                    if batch.events:
-                        await self.write(batch)
+                    rejected = await self.write(batch) if batch.rows else []
                 except SinkWriteFailed as exc:
-                    failed[key] = exc
+                    result.failed[key] = exc
                 else:
-                    commit[key] = batch.last_offset + 1
-                    written[key] = len(batch.events)
+                    result.commit[key] = batch.last_offset + 1
+                    result.written[key] = len(batch.rows) - len(rejected)
+                    if rejected:
+                        result.rejected[key] = rejected
         finally:
             self._batches.clear()
             self._rows = 0
             self._oldest = None
-        return FlushResult(commit, written, failed)
+        return result

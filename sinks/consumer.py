@@ -1,25 +1,31 @@
-"""Feeds a sink from the events topic and commits offsets only after the sink wrote them.
+"""Feeds a sink from its topics and commits offsets only after the sink wrote them.
 
-At least once, with explicit offsets: a batch that failed is not committed; its partition is
-rewound to the last committed offset and read again after a back-off, so nothing is lost while the
-store is down, and memory stays bounded because nothing new is read meanwhile.
+Exactly once in effect, with explicit offsets:
+- Before a batch is written, its offset range is committed as metadata of the unchanged offset
+  (`pending <first> <last>`); after the write, `last + 1` is committed. A sink killed in between
+  finds the pending range when its partitions are (re)assigned and writes exactly that range
+  again, so the store sees the same insert deduplication token and drops the repeat.
+- A batch that failed is not committed: its partition is rewound to the last commit and read
+  again after a back-off, so nothing is lost while the store is down, and memory stays bounded
+  because nothing new is read meanwhile.
+- Rows the store refuses are dead-lettered before the commit that passes them.
 """
 
 import asyncio
 import logging
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRebalanceListener, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import KafkaError
-from aiokafka.structs import ConsumerRecord
+from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import ValidationError
 
 from headwater.settings import KafkaSettings
 from headwater.tasks import cancel_and_wait
 from headwater.telemetry import ComponentMetrics
 from schemas import topics
-from schemas.dead_letter import DeadLetter, reason_for
-from schemas.event import decode
-from sinks.base import BatchingSink
+from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
+from sinks.base import BatchingSink, FlushResult, RejectedRow, Source
 from sinks.settings import SinkSettings
 
 __all__ = ["SinkConsumer"]
@@ -27,6 +33,8 @@ __all__ = ["SinkConsumer"]
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 30.0
+_PENDING = "headwater-pending"
+SINK_TOPICS = (topics.EVENTS, topics.ENTRIES, topics.BOTS)
 
 
 class SinkConsumer:
@@ -47,7 +55,9 @@ class SinkConsumer:
         self._backoff_s = settings.retry_backoff_ms / 1000
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
+        self._admin: AIOKafkaAdminClient | None = None
         self._task: asyncio.Task[None] | None = None
+        self._replays: dict[TopicPartition, tuple[int, int]] = {}
         self.healthy_store = True
 
     async def start(self) -> None:
@@ -63,6 +73,8 @@ class SinkConsumer:
             bootstrap_servers=self._kafka.bootstrap_servers, acks="all", enable_idempotence=True
         )
         await self._dead_letters.start()
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self._kafka.bootstrap_servers)
+        await self._admin.start()
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=self._kafka.bootstrap_servers,
             group_id=self._settings.group_id,
@@ -71,7 +83,7 @@ class SinkConsumer:
             isolation_level="read_committed",
             max_poll_records=self._settings.batch_max_rows,
         )
-        self._consumer.subscribe([topics.EVENTS], listener=_FlushOnRevoke(self))
+        self._consumer.subscribe(list(SINK_TOPICS), listener=_Rebalance(self))
         await self._consumer.start()
         self._task = asyncio.create_task(self._run(), name="sink-consumer")
 
@@ -90,6 +102,9 @@ class SinkConsumer:
                     consumer, self._consumer = self._consumer, None
                     await consumer.stop()
         finally:
+            if self._admin is not None:
+                admin, self._admin = self._admin, None
+                await admin.close()
             if self._dead_letters is not None:
                 producer, self._dead_letters = self._dead_letters, None
                 await producer.stop()
@@ -101,10 +116,15 @@ class SinkConsumer:
     async def _run(self) -> None:
         consumer = self._require_consumer()
         while True:
+            while self._replays:
+                tp, (first, last) = self._replays.popitem()
+                await self._replay(tp, first, last)
             wait = self._sink.seconds_until_due()
             timeout_ms = 200 if wait is None else max(1, min(200, int(wait * 1000)))
             records = await consumer.getmany(timeout_ms=timeout_ms)
             for tp, messages in records.items():
+                if tp in self._replays:  # assigned during this poll: the replay reads these
+                    continue
                 for message in messages:
                     await self._add(message)
                 self._metrics.inc(
@@ -113,32 +133,44 @@ class SinkConsumer:
             if self._sink.due():
                 await self.flush()
 
+    async def _replay(self, tp: TopicPartition, first: int, last: int) -> None:
+        """Write exactly the range a killed sink had pending, so its token repeats."""
+        consumer = self._require_consumer()
+        log.warning(
+            "replaying a pending batch", extra={"tp": str(tp), "first": first, "last": last}
+        )
+        consumer.seek(tp, first)
+        offset = first - 1
+        while offset < last:
+            batch = await consumer.getmany(tp, timeout_ms=1000)
+            for message in batch.get(tp, []):
+                if message.offset <= last:
+                    await self._add(message)
+                offset = max(offset, message.offset)
+        consumer.seek(tp, last + 1)
+        await self.flush()
+
     async def _add(self, message: ConsumerRecord[bytes, bytes]) -> None:
+        source = Source(message.offset, message.key, message.value)
         try:
-            event = decode(message.value or b"")
-        except ValidationError as exc:
-            await self._dead_letter(message, exc)
+            row = self._sink.decode(message.topic, source)
+        except ValueError as exc:
+            reason = reason_for(exc) if isinstance(exc, ValidationError) else "invalid_record"
+            await self._dead_letter(message.topic, message.partition, source, reason, str(exc))
+            self._sink.skip(message.topic, message.partition, message.offset)
             return
-        self._sink.add(event, message.topic, message.partition, message.offset)
+        self._sink.add(row, message.topic, message.partition, source)
 
     async def _dead_letter(
-        self, message: ConsumerRecord[bytes, bytes], exc: ValidationError
+        self, topic: str, partition: int, source: Source, reason: DeadLetterReason, detail: str
     ) -> None:
         letter = DeadLetter.of_record(
-            reason_for(exc),
-            str(exc),
-            "sink",
-            message.topic,
-            message.partition,
-            message.offset,
-            message.key,
-            message.value,
+            reason, detail, "sink", topic, partition, source.offset, source.key, source.value
         )
         producer = self._dead_letters
         assert producer is not None, "started in start()"
-        await producer.send_and_wait(topics.DEAD_LETTER, letter.encode(), key=message.key)
-        self._sink.skip(message.topic, message.partition, message.offset)
-        self._metrics.inc(self._metrics.events_dropped, message.topic, message.partition)
+        await producer.send_and_wait(topics.DEAD_LETTER, letter.encode(), key=source.key)
+        self._metrics.inc(self._metrics.events_dropped, topic, partition)
 
     async def flush(self) -> None:
         """Write and commit; on a failed write, rewind that partition and back off."""
@@ -157,11 +189,27 @@ class SinkConsumer:
             await self._write_and_commit()
 
     async def _write_and_commit(self) -> list[TopicPartition]:
-        """Flush the sink, commit what it wrote; return the partitions it could not write."""
+        """Mark the ranges pending, flush the sink, dead-letter refused rows, commit what was
+        written; return the partitions it could not write."""
+        consumer = self._require_consumer()
+        pending = {
+            TopicPartition(b.topic, b.partition): OffsetAndMetadata(
+                b.first_offset, f"{_PENDING} {b.first_offset} {b.last_offset}"
+            )
+            for b in self._sink.pending()
+        }
+        if pending:
+            await consumer.commit(pending)
         result = await self._sink.flush()
+        await self._dead_letter_refused(result)
+        if pause := self._settings.fault_pause_before_commit_ms:
+            await asyncio.sleep(pause / 1000)
         if result.commit:
-            await self._require_consumer().commit(
-                {TopicPartition(t, p): o for (t, p), o in result.commit.items()}
+            await consumer.commit(
+                {
+                    TopicPartition(t, p): OffsetAndMetadata(o, "")
+                    for (t, p), o in result.commit.items()
+                }
             )
             for (topic, partition), rows in result.written.items():
                 self._metrics.inc(self._metrics.events_sent, topic, partition, rows)
@@ -170,6 +218,30 @@ class SinkConsumer:
             log.warning("write failed; will retry", extra={"error": str(error)})
         self.healthy_store = not result.failed
         return [TopicPartition(t, p) for t, p in result.failed]
+
+    async def _dead_letter_refused(self, result: FlushResult) -> None:
+        for (topic, partition), rows in result.rejected.items():
+            for row in rows:
+                await self._refused(topic, partition, row)
+
+    async def _refused(self, topic: str, partition: int, row: RejectedRow) -> None:
+        log.warning(
+            "row refused by the store", extra={"offset": row.source.offset, "why": row.reason}
+        )
+        await self._dead_letter(topic, partition, row.source, "rejected_by_store", row.reason)
+
+    async def pending_ranges(self, assigned: list[TopicPartition]) -> None:
+        """Find ranges a previous owner wrote but did not commit; `_run` replays them first."""
+        admin = self._admin
+        if admin is None or not assigned:
+            return
+        committed = await admin.list_consumer_group_offsets(
+            self._settings.group_id, partitions=assigned
+        )
+        for tp, meta in committed.items():
+            words = (meta.metadata or "").split()
+            if len(words) == 3 and words[0] == _PENDING and int(words[1]) == meta.offset:
+                self._replays[tp] = (int(words[1]), int(words[2]))
 
     async def _rewind(self, tp: TopicPartition) -> None:
         consumer = self._require_consumer()
@@ -185,11 +257,12 @@ class SinkConsumer:
         return self._consumer
 
 
-class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
-    """Write and commit what is batched before another sink takes the partitions over.
+class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
+    """Write and commit what is batched before another sink takes the partitions over; on
+    assignment, look for ranges a killed owner left pending.
 
-    No rewind or back-off here: a batch that fails now is dropped from memory, and the new owner
-    of its partition reads it again from the last commit.
+    No rewind or back-off on revoke: a batch that fails now is dropped from memory, and the new
+    owner of its partition reads it again from the last commit.
     """
 
     def __init__(self, owner: SinkConsumer) -> None:
@@ -200,4 +273,4 @@ class _FlushOnRevoke(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._owner.write_before_revoke()
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        return None
+        await self._owner.pending_ranges(list(assigned))

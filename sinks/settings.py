@@ -19,5 +19,11 @@ class SinkSettings(BaseSettings):
     retry_backoff_ms: int = Field(
         1000, ge=10, description="Wait before retrying a failed write (doubles, up to 30 s)."
     )
+    fault_pause_before_commit_ms: int = Field(
+        0,
+        ge=0,
+        description="Fault-injection tests only: wait this long between a written batch and its "
+        "offset commit, so a test can kill the sink in that window.",
+    )
     host: str = Field("127.0.0.1", description="Listen address of /healthz, /readyz, /metrics.")
     port: int = Field(8081, description="Port of the sink's HTTP endpoints.")

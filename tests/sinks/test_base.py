@@ -1,8 +1,9 @@
 """The batching base: flush by size or age, commit `last + 1`, failures not committed."""
 
 import asyncio
+from typing import Any
 
-from sinks.base import Batch, BatchingSink
+from sinks.base import Batch, BatchingSink, RejectedRow, Source
 from sinks.errors import SinkWriteFailed
 from tests.factories import make_event
 
@@ -15,38 +16,50 @@ class RecordingSink(BatchingSink):
         self.written: list[Batch] = []
         self.broken = False
 
-    async def write(self, batch: Batch) -> None:
+    def decode(self, topic: str, source: Source) -> Any:
+        return source.value
+
+    async def write(self, batch: Batch) -> list[RejectedRow]:
         if self.broken and batch.partition == 1:
             raise SinkWriteFailed("partition 1 is down")
         self.written.append(batch)
+        return [
+            RejectedRow(s, "refused")
+            for s, r in zip(batch.sources, batch.rows, strict=True)
+            if r.name == "bad"
+        ]
+
+
+def add(sink: BatchingSink, partition: int, offset: int, **fields: object) -> None:
+    sink.add(make_event(**fields), "t", partition, Source(offset, b"k", b"v"))
 
 
 def test_flush_is_due_by_size_and_commits_last_plus_one() -> None:
     sink = RecordingSink(max_rows=3)
-    sink.add(make_event(event_id="a"), "t", 0, 10)
-    sink.add(make_event(event_id="b"), "t", 1, 20)
+    add(sink, 0, 10, event_id="a")
+    add(sink, 1, 20, event_id="b")
     assert not sink.due()
-    sink.add(make_event(event_id="c"), "t", 0, 11)
+    add(sink, 0, 11, event_id="c")
     assert sink.due()
     result = asyncio.run(sink.flush())
     assert result.commit == {("t", 0): 12, ("t", 1): 21}
     assert result.written == {("t", 0): 2, ("t", 1): 1}
-    assert [len(b.events) for b in sink.written] == [2, 1]
+    assert [len(b.rows) for b in sink.written] == [2, 1]
     assert not sink.due()
 
 
 def test_flush_is_due_by_age() -> None:
     sink = RecordingSink(max_rows=1000, max_age_s=0.0)
     assert not sink.due()
-    sink.add(make_event(), "t", 0, 0)
+    add(sink, 0, 0)
     assert sink.due()
 
 
 def test_a_failed_partition_is_not_committed_and_the_batch_is_cleared() -> None:
     sink = RecordingSink()
     sink.broken = True
-    sink.add(make_event(event_id="a"), "t", 0, 5)
-    sink.add(make_event(event_id="b"), "t", 1, 7)
+    add(sink, 0, 5, event_id="a")
+    add(sink, 1, 7, event_id="b")
     result = asyncio.run(sink.flush())
     assert result.commit == {("t", 0): 6}
     assert list(result.failed) == [("t", 1)]
@@ -56,9 +69,23 @@ def test_a_failed_partition_is_not_committed_and_the_batch_is_cleared() -> None:
 def test_skipped_records_are_committed_without_a_write() -> None:
     sink = RecordingSink()
     sink.skip("t", 0, 3)
-    sink.add(make_event(), "t", 1, 8)
+    add(sink, 1, 8)
     sink.skip("t", 1, 9)
     result = asyncio.run(sink.flush())
     assert result.commit == {("t", 0): 4, ("t", 1): 10}
     assert result.written == {("t", 0): 0, ("t", 1): 1}
-    assert [(b.partition, len(b.events)) for b in sink.written] == [(1, 1)]
+    assert [(b.partition, len(b.rows)) for b in sink.written] == [(1, 1)]
+
+
+def test_refused_rows_are_returned_and_the_rest_committed() -> None:
+    sink = RecordingSink()
+    add(sink, 0, 1, name="good")
+    add(sink, 0, 2, name="bad")
+    result = asyncio.run(sink.flush())
+    assert result.commit == {("t", 0): 3}
+    assert result.written == {("t", 0): 1}
+    assert [r.source.offset for r in result.rejected[("t", 0)]] == [2]
+
+
+def test_a_batch_token_names_its_offset_range() -> None:
+    assert Batch("t", 3, 10, 19).token == "t:3:10-19"
