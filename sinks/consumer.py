@@ -57,7 +57,7 @@ class SinkConsumer:
         self._dead_letters: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._task: asyncio.Task[None] | None = None
-        self._replays: dict[TopicPartition, tuple[int, int]] = {}
+        self._replays: dict[TopicPartition, int] = {}  # partition -> last offset of the range
         self.healthy_store = True
 
     async def start(self) -> None:
@@ -116,39 +116,34 @@ class SinkConsumer:
     async def _run(self) -> None:
         consumer = self._require_consumer()
         while True:
-            while self._replays:
-                tp, (first, last) = self._replays.popitem()
-                await self._replay(tp, first, last)
             wait = self._sink.seconds_until_due()
             timeout_ms = 200 if wait is None else max(1, min(200, int(wait * 1000)))
             records = await consumer.getmany(timeout_ms=timeout_ms)
             for tp, messages in records.items():
-                if tp in self._replays:  # assigned during this poll: the replay reads these
-                    continue
                 for message in messages:
-                    await self._add(message)
+                    await self._add_respecting_replay(tp, message)
                 self._metrics.inc(
                     self._metrics.events_received, tp.topic, tp.partition, len(messages)
                 )
-            if self._sink.due():
+            if self._sink.due() and not self._replays:
                 await self.flush()
 
-    async def _replay(self, tp: TopicPartition, first: int, last: int) -> None:
-        """Write exactly the range a killed sink had pending, so its token repeats."""
-        consumer = self._require_consumer()
-        log.warning(
-            "replaying a pending batch", extra={"tp": str(tp), "first": first, "last": last}
-        )
-        consumer.seek(tp, first)
-        offset = first - 1
-        while offset < last:
-            batch = await consumer.getmany(tp, timeout_ms=1000)
-            for message in batch.get(tp, []):
-                if message.offset <= last:
-                    await self._add(message)
-                offset = max(offset, message.offset)
-        consumer.seek(tp, last + 1)
+    async def _add_respecting_replay(
+        self, tp: TopicPartition, message: ConsumerRecord[bytes, bytes]
+    ) -> None:
+        """Add a record; a range a killed sink left pending is flushed exactly as it was, so its
+        insert repeats the same deduplication token."""
+        last = self._replays.get(tp)
+        if last is not None and message.offset > last:  # the range was all skipped records
+            await self._end_replay(tp)
+        await self._add(message)
+        if last is not None and message.offset == last:
+            await self._end_replay(tp)
+
+    async def _end_replay(self, tp: TopicPartition) -> None:
+        log.warning("replaying a pending batch", extra={"tp": f"{tp.topic}[{tp.partition}]"})
         await self.flush()
+        self._replays.pop(tp, None)
 
     async def _add(self, message: ConsumerRecord[bytes, bytes]) -> None:
         source = Source(message.offset, message.key, message.value)
@@ -184,7 +179,9 @@ class SinkConsumer:
             await asyncio.sleep(self._backoff_s)
             self._backoff_s = min(_MAX_BACKOFF_S, self._backoff_s * 2)
 
-    async def write_before_revoke(self) -> None:
+    async def write_before_revoke(self, revoked: list[TopicPartition]) -> None:
+        for tp in revoked:
+            self._replays.pop(tp, None)
         async with self._flush_lock:
             await self._write_and_commit()
 
@@ -231,7 +228,7 @@ class SinkConsumer:
         await self._dead_letter(topic, partition, row.source, "rejected_by_store", row.reason)
 
     async def pending_ranges(self, assigned: list[TopicPartition]) -> None:
-        """Find ranges a previous owner wrote but did not commit; `_run` replays them first."""
+        """Find ranges a previous owner wrote but did not commit, to write them again exactly."""
         admin = self._admin
         if admin is None or not assigned:
             return
@@ -241,7 +238,7 @@ class SinkConsumer:
         for tp, meta in committed.items():
             words = (meta.metadata or "").split()
             if len(words) == 3 and words[0] == _PENDING and int(words[1]) == meta.offset:
-                self._replays[tp] = (int(words[1]), int(words[2]))
+                self._replays[tp] = int(words[2])
 
     async def _rewind(self, tp: TopicPartition) -> None:
         consumer = self._require_consumer()
@@ -270,7 +267,7 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
 
     async def on_partitions_revoked(self, revoked: list[TopicPartition]) -> None:
         if revoked:
-            await self._owner.write_before_revoke()
+            await self._owner.write_before_revoke(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
         await self._owner.pending_ranges(list(assigned))

@@ -1,0 +1,213 @@
+"""The sink against a real ClickHouse HTTP server, through faults: killed between insert and
+commit, and ClickHouse down for 30 s under a steady stream. Either way each event is stored
+exactly once: counted without FINAL, and in the roll-ups."""
+
+import asyncio
+import signal
+import subprocess
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import clickhouse_connect
+import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
+from headwater.stack import Stack
+from schemas import topics
+from schemas.event import encode
+from sinks.clickhouse import connect
+from sinks.migrate import migrate
+from tests.conftest import free_port
+from tests.factories import make_event
+from tests.helpers import environment, eventually, headwater, http_ok, stop
+
+pytestmark = pytest.mark.integration
+
+
+def produce_events(bootstrap: str, project: str, first: int, count: int) -> None:
+    async def send() -> None:
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
+        await producer.start()
+        try:
+            deliveries = []
+            for n in range(first, first + count):
+                event = make_event(
+                    event_id=f"{project}-{n}", project_id=project, user_id=f"u{n % 7}"
+                )
+                deliveries.append(
+                    await producer.send(topics.EVENTS, encode(event), key=event.kafka_key())
+                )
+            await asyncio.gather(*deliveries)
+        finally:
+            await producer.stop()
+
+    asyncio.run(send())
+
+
+def committed_everything(bootstrap: str, group: str) -> bool:
+    """The group has committed up to the end of every partition of the events topic."""
+
+    async def check() -> bool:
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([topics.EVENTS])
+            partitions = [
+                TopicPartition(topics.EVENTS, p["partition"]) for p in described["partitions"]
+            ]
+            committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        finally:
+            await admin.close()
+        consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            ends = await consumer.end_offsets(partitions)
+        finally:
+            await consumer.stop()
+        return all(
+            tp in committed and max(committed[tp].offset, 0) >= end for tp, end in ends.items()
+        )
+
+    return asyncio.run(check())
+
+
+def counts(url: str, database: str, project: str) -> tuple[int, int]:
+    """(rows in `events`, events in the daily roll-up) of a project, without FINAL."""
+    client = clickhouse_connect.get_client(dsn=url, database=database)
+    try:
+        rows = client.query(f"SELECT count() FROM events WHERE project_id = '{project}'")
+        daily = client.query(f"SELECT sum(events) FROM events_daily WHERE project_id = '{project}'")
+        return int(rows.result_rows[0][0]), int(daily.result_rows[0][0])
+    except Exception:  # ClickHouse down or the database not there yet
+        return -1, -1
+    finally:
+        client.close()
+
+
+def fresh_database(url: str) -> str:
+    database = f"faults_{uuid.uuid4().hex[:8]}"
+    client = clickhouse_connect.get_client(dsn=url)
+    try:
+        client.command(f"CREATE DATABASE {database}")
+    finally:
+        client.close()
+    return database
+
+
+def start_sink(
+    data_dir: Path, env: dict[str, str], name: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    process = headwater(
+        "sink", env=env | {"HEADWATER_SINK_PORT": str(port)}, log=data_dir / f"{name}.log"
+    )
+    return process, f"http://127.0.0.1:{port}"
+
+
+def test_migrations_run_twice_on_the_server_change_nothing(clickhouse_url: str) -> None:
+    database = fresh_database(clickhouse_url)
+    settings = ClickHouseSettings(url=clickhouse_url, database=database)
+    client = connect(settings, Path("."))
+    try:
+        assert len(migrate(client)) == 4
+        tables = client.query("SHOW TABLES").result_rows
+        assert migrate(client) == []
+        assert client.query("SHOW TABLES").result_rows == tables
+    finally:
+        client.close()
+
+
+def test_killed_between_insert_and_commit_leaves_no_duplicate(
+    kafka_bootstrap: str, clickhouse_url: str, tmp_path: Path
+) -> None:
+    project, group, total = f"kill{uuid.uuid4().hex[:6]}", f"sink-kill-{uuid.uuid4().hex}", 3000
+    database = fresh_database(clickhouse_url)
+    env = environment(
+        {
+            "HEADWATER_DATA_DIR": str(tmp_path),
+            "KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "CLICKHOUSE_URL": clickhouse_url,
+            "HEADWATER_CLICKHOUSE_DATABASE": database,
+            "HEADWATER_SINK_GROUP_ID": group,
+            "HEADWATER_SINK_BATCH_MAX_AGE_MS": "300",
+        }
+    )
+    produce_events(kafka_bootstrap, project, 0, total)
+    paused, _ = start_sink(
+        tmp_path, env | {"HEADWATER_SINK_FAULT_PAUSE_BEFORE_COMMIT_MS": "60000"}, "paused"
+    )
+    try:  # every row inserted, no offset committed past them: kill it there
+        eventually(lambda: counts(clickhouse_url, database, project)[0] == total, timeout=60,
+                   what="rows inserted")  # fmt: skip
+        assert not committed_everything(kafka_bootstrap, group)
+    finally:
+        paused.send_signal(signal.SIGKILL)
+        paused.wait()
+    sink, _ = start_sink(tmp_path, env, "restarted")
+    try:
+        eventually(
+            lambda: committed_everything(kafka_bootstrap, group), timeout=60, what="caught up"
+        )
+        assert counts(clickhouse_url, database, project) == (total, total)
+    finally:
+        stop(sink)
+
+
+@pytest.fixture
+def own_clickhouse(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
+    """A ClickHouse server of this test's own, so it can be stopped without harming others."""
+    settings = ClickHouseSettings(mode="server", http_port=free_port(), tcp_port=free_port())
+    stack = Stack(
+        HeadwaterSettings(data_dir=tmp_path / "ch"),
+        KafkaSettings(bootstrap=kafka_bootstrap),
+        settings,
+    )
+    stack.up()
+    try:
+        yield stack
+    finally:
+        stack.down()
+
+
+def test_clickhouse_down_for_30_s_loses_and_duplicates_nothing(
+    kafka_bootstrap: str, own_clickhouse: Stack, tmp_path: Path
+) -> None:
+    url = next(row.where for row in own_clickhouse.status() if row.name == "clickhouse")
+    project, group = f"down{uuid.uuid4().hex[:6]}", f"sink-down-{uuid.uuid4().hex}"
+    database = fresh_database(url)
+    env = environment(
+        {
+            "HEADWATER_DATA_DIR": str(tmp_path),
+            "KAFKA_BOOTSTRAP": kafka_bootstrap,
+            "CLICKHOUSE_URL": url,
+            "HEADWATER_CLICKHOUSE_DATABASE": database,
+            "HEADWATER_SINK_GROUP_ID": group,
+            "HEADWATER_SINK_BATCH_MAX_AGE_MS": "200",
+            "HEADWATER_SINK_RETRY_BACKOFF_MS": "200",
+        }
+    )
+    sink, sink_url = start_sink(tmp_path, env, "sink")
+    sent = 0
+    try:
+        eventually(lambda: http_ok(f"{sink_url}/readyz"), timeout=60, what="sink ready")
+        deadline, down_at, up_at = time.monotonic() + 45, time.monotonic() + 5, None
+        while time.monotonic() < deadline:  # a steady stream, ~100 events/s
+            produce_events(kafka_bootstrap, project, sent, 20)
+            sent += 20
+            if down_at and time.monotonic() > down_at:
+                own_clickhouse.down()
+                eventually(lambda: not http_ok(f"{sink_url}/readyz"), timeout=30, what="not ready")
+                down_at, up_at = None, time.monotonic() + 30
+            if up_at and time.monotonic() > up_at:
+                own_clickhouse.up()
+                up_at = None
+            time.sleep(0.2)
+        eventually(lambda: counts(url, database, project)[0] == sent, timeout=90, what="all rows")
+        assert counts(url, database, project) == (sent, sent)
+        assert http_ok(f"{sink_url}/readyz")
+    finally:
+        stop(sink)
