@@ -1,8 +1,10 @@
-"""The ClickHouse sink: columnar inserts of processed events into the `events` table.
+"""The ClickHouse sink: batched inserts of events, people, entries and bot counts.
 
-The same code runs against a ClickHouse server over HTTP and against the embedded engine
-(clickhouse-connect's `interface="chdb"`). Both clients are synchronous, and the embedded one must
-not be used from two threads at once, so every call goes through one worker thread.
+Events go in as JSON lines that ClickHouse parses itself; the smaller tables as columnar rows.
+Every insert carries a deduplication token naming its offset range. The same code runs against a
+ClickHouse server over HTTP and against the embedded engine (clickhouse-connect's
+`interface="chdb"`). Both clients are synchronous, and the embedded one must not be used from two
+threads at once, so every call goes through one worker thread.
 """
 
 import asyncio
@@ -23,21 +25,17 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from headwater.settings import ClickHouseSettings
 from schemas import topics
 from schemas.entry import Entry
-from schemas.event import Event, decode
+from schemas.event import SCHEMA_VERSION
 from sinks.base import Batch, BatchingSink, RejectedRow, Source
 from sinks.errors import SinkWriteFailed
 from sinks.migrate import migrate
 
-__all__ = ["COLUMNS", "ClickHouseSink", "EntryChange", "connect", "event_row", "pretty_query"]
+__all__ = ["ClickHouseSink", "EntryChange", "EventRow", "connect", "pretty_query"]
 
 T = TypeVar("T")
 
-COLUMNS = (
-    "event_id", "project_id", "source_format", "name", "event_time", "received_at",
-    "is_historical", "person_id", "idempotency_key", "source_event_id", "user_id",
-    "anonymous_id", "identifier_key", "identifier_value", "embeddable_id", "url", "context",
-    "properties", "metrics", "dimensions", "user_data", "schema_version",
-)  # fmt: skip
+# The envelope an events-topic record must have; ClickHouse parses and checks the rest.
+_REQUIRED = ("event_id", "project_id", "source_format", "name", "event_time", "received_at")
 PERSON_COLUMNS = ("project_id", "person_id", "key", "op", "value", "event_time", "version")
 IDENTITY_COLUMNS = ("project_id", "anonymous_id", "person_id", "linked_at", "version")
 BOT_COLUMNS = ("project_id", "day", "source_format", "user_agent", "events")
@@ -87,18 +85,28 @@ def _reason(exc: BaseException) -> str:
     return str(exc).splitlines()[0][:500] if str(exc) else repr(exc)
 
 
+def _dedup_settings(token: str) -> dict[str, Any]:
+    return {
+        "insert_deduplication_token": token,
+        "deduplicate_blocks_in_dependent_materialized_views": 1,
+    }
+
+
 def _insert(
     client: Client, table: str, columns: tuple[str, ...], rows: list[list[Any]], token: str
 ) -> None:
-    client.insert(
-        table,
-        rows,
-        column_names=columns,
-        settings={
-            "insert_deduplication_token": token,
-            "deduplicate_blocks_in_dependent_materialized_views": 1,
-        },
-    )
+    client.insert(table, rows, column_names=columns, settings=_dedup_settings(token))
+
+
+def _insert_json(client: Client, table: str, block: bytes, token: str) -> None:
+    """Rows as JSON lines, parsed by ClickHouse: fields by name, unknown ones skipped, omitted
+    ones from the column defaults (`person_id`)."""
+    settings = _dedup_settings(token) | {
+        "input_format_skip_unknown_fields": 1,
+        "input_format_defaults_for_omitted_fields": 1,
+        "date_time_input_format": "best_effort",
+    }
+    client.raw_insert(table, insert_block=block, fmt="JSONEachRow", settings=settings)
 
 
 def connect(settings: ClickHouseSettings, data_dir: Path) -> Client:
@@ -122,54 +130,80 @@ def pretty_query(client: Client, sql: str) -> str:
     return client.raw_query(sql, fmt="PrettyCompactMonoBlock").decode()
 
 
-def event_row(event: Event) -> list[Any]:
-    """One `events` row, in `COLUMNS` order; nested JSON kept as text."""
-    values = {
-        "person_id": person_of(event),
-        "properties": orjson.dumps(event.properties).decode(),
-        "user_data": orjson.dumps(event.user_data.model_dump()).decode(),
-    }
-    return [values[name] if name in values else getattr(event, name) for name in COLUMNS]
+@dataclass(frozen=True, slots=True)
+class EventRow:
+    """A record of the events (or bots) topic: its JSON, parsed only as far as the sink needs.
+
+    The processors validated it; the sink checks the envelope and hands the JSON to ClickHouse
+    as is (JSONEachRow, parsed by ClickHouse in C++), which is what makes it fast."""
+
+    raw: bytes
+    data: dict[str, Any]
+
+    @classmethod
+    def decode(cls, value: bytes | None) -> "EventRow":
+        data = orjson.loads(value or b"null")
+        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
+            raise ValueError(f"not an Event of schema version {SCHEMA_VERSION}")
+        missing = [f for f in _REQUIRED if not isinstance(data.get(f), str) or not data[f]]
+        if missing:
+            raise ValueError(f"not an Event: missing {', '.join(missing)}")
+        raw = value if value and b"\n" not in value else orjson.dumps(data)
+        return cls(raw, data)
+
+    @property
+    def event_time(self) -> datetime:
+        return datetime.fromisoformat(self.data["event_time"])
 
 
-def person_of(event: Event) -> str:
-    return event.user_id or event.anonymous_id or event.identifier_value or ""
+def person_of(data: dict[str, Any]) -> str:
+    """As the `person_id` column's DEFAULT computes it."""
+    return data.get("user_id") or data.get("anonymous_id") or data.get("identifier_value") or ""
 
 
-def person_property_rows(events: list[Event]) -> list[list[Any]]:
+def person_property_rows(events: list[EventRow]) -> list[list[Any]]:
     rows = []
     for event in events:
-        millis = int(event.event_time.timestamp() * 1000)
-        for op, values, version in (
-            ("set", event.user_data.set, millis),
-            ("set_once", event.user_data.set_once, -millis),
-        ):
+        user_data = event.data.get("user_data") or {}
+        if not (user_data.get("set") or user_data.get("set_once")):
+            continue
+        at, person = event.event_time, person_of(event.data)
+        millis = int(at.timestamp() * 1000)
+        for op, version in (("set", millis), ("set_once", -millis)):
             rows += [
-                [event.project_id, person_of(event), key, op, orjson.dumps(value).decode(),
-                 event.event_time, version]
-                for key, value in values.items()
-            ]  # fmt: skip
+                [
+                    event.data["project_id"],
+                    person,
+                    key,
+                    op,
+                    orjson.dumps(value).decode(),
+                    at,
+                    version,
+                ]
+                for key, value in (user_data.get(op) or {}).items()
+            ]
     return rows
 
 
-def identity_rows(events: list[Event]) -> list[list[Any]]:
+def identity_rows(events: list[EventRow]) -> list[list[Any]]:
     """A link for every event that names both an anonymous id and a user id."""
-    return [
-        [
-            e.project_id,
-            e.anonymous_id,
-            e.user_id,
-            e.event_time,
-            int(e.event_time.timestamp() * 1000),
-        ]
-        for e in events
-        if e.anonymous_id and e.user_id
-    ]
+    rows = []
+    for event in events:
+        anonymous, user = event.data.get("anonymous_id"), event.data.get("user_id")
+        if anonymous and user:
+            at = event.event_time
+            rows.append([event.data["project_id"], anonymous, user, at, int(at.timestamp() * 1000)])
+    return rows
 
 
-def bot_rows(events: list[Event]) -> list[list[Any]]:
+def bot_rows(events: list[EventRow]) -> list[list[Any]]:
     counts = Counter(
-        (e.project_id, e.event_time.date(), e.source_format, e.context.get("user_agent", ""))
+        (
+            e.data["project_id"],
+            e.event_time.date(),
+            e.data["source_format"],
+            (e.data.get("context") or {}).get("user_agent", ""),
+        )
         for e in events
     )
     return [[*key, n] for key, n in counts.items()]
@@ -213,7 +247,7 @@ class ClickHouseSink(BatchingSink):
         """The row a record becomes; raises ValidationError or ValueError for a bad record."""
         if topic == topics.ENTRIES:
             return EntryChange.decode(source.key, source.value, source.offset)
-        return decode(source.value or b"")
+        return EventRow.decode(source.value)
 
     async def write(self, batch: Batch) -> list[RejectedRow]:
         try:
@@ -240,14 +274,15 @@ class ClickHouseSink(BatchingSink):
         return rejected
 
     async def _insert_isolating(
-        self, batch: Batch, events: list[Event], sources: list[Source]
-    ) -> tuple[list[Event], list[RejectedRow]]:
+        self, batch: Batch, events: list[EventRow], sources: list[Source]
+    ) -> tuple[list[EventRow], list[RejectedRow]]:
         """Insert `events`; if ClickHouse refuses the block for its data, halve it until the
         refused rows are alone. Each part's token names its offset range, so a retry after a
         crash repeats exactly the same inserts and ClickHouse drops them."""
         token = f"{batch.topic}:{batch.partition}:{sources[0].offset}-{sources[-1].offset}"
         try:
-            await self._insert("events", COLUMNS, [event_row(e) for e in events], token)
+            block = b"\n".join(event.raw for event in events)
+            await self._call(_insert_json, self._require_client(), "events", block, token)
             return events, []
         except Exception as exc:
             if not _refuses_data(exc):

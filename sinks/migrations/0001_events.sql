@@ -11,7 +11,7 @@ CREATE TABLE IF NOT EXISTS events
     event_time       DateTime64(3, 'UTC'),
     received_at      DateTime64(3, 'UTC'),
     is_historical    Bool,
-    person_id        String COMMENT 'user_id, else anonymous_id, else identifier_value',
+    person_id        String DEFAULT coalesce(user_id, anonymous_id, identifier_value, ''),
     idempotency_key  Nullable(String),
     source_event_id  Nullable(String),
     user_id          Nullable(String),

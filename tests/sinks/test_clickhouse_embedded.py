@@ -13,6 +13,7 @@ import pytest
 from headwater.settings import ClickHouseSettings
 from schemas import topics
 from schemas.entry import Entry
+from schemas.event import encode
 from sinks.base import Source
 from sinks.clickhouse import ClickHouseSink, EntryChange, connect
 from sinks.migrate import migrate
@@ -32,7 +33,8 @@ async def embedded_sink(data_dir: Path) -> AsyncIterator[ClickHouseSink]:
 
 
 def add(sink: ClickHouseSink, offset: int, topic: str = topics.EVENTS, **fields: object) -> None:
-    sink.add(make_event(event_id=f"e{offset}", **fields), topic, 0, Source(offset, b"k", b"v"))
+    source = Source(offset, b"k", encode(make_event(event_id=f"e{offset}", **fields)))
+    sink.add(sink.decode(topic, source), topic, 0, source)
 
 
 async def scalar(sink: ClickHouseSink, sql: str) -> str:
