@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test install lint bench bench-servers
+.PHONY: up test install lint bench bench-servers bench-sink
 
 up: install
 	$(BIN)/headwater up
@@ -28,9 +28,13 @@ lint: install
 	$(BIN)/pip install --quiet ruff mypy
 	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy headwater gateway processors sinks schemas
 
-# The gateway's throughput and latency (bench/gateway.py); which HTTP server (bench/http_server.py).
+# The gateway's throughput and latency (bench/gateway.py); which HTTP server (bench/http_server.py);
+# the ClickHouse sink's rows/s and end-to-end freshness (bench/sink.py).
 bench: install
 	$(BIN)/python bench/gateway.py
 
 bench-servers: install
 	$(BIN)/python bench/http_server.py
+
+bench-sink: install
+	$(BIN)/python bench/sink.py

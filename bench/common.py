@@ -1,5 +1,6 @@
-"""What the benchmarks share: a broker and a development project in a temporary data folder, a
-server process that lives for one measurement, and wrk runs turned into numbers.
+"""What the benchmarks share: a broker (and, when asked, a ClickHouse server) and a development
+project in a temporary data folder, a server process that lives for one measurement, the CPU time
+processes used, and wrk runs turned into numbers.
 
 Scripts in this folder run as `python bench/<name>.py`, which puts this folder first on
 `sys.path`: they import this module as `common`.
@@ -19,7 +20,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import orjson
@@ -33,10 +34,12 @@ __all__ = [
     "BenchEnvironment",
     "WrkResult",
     "bench_environment",
+    "cpu_seconds",
     "free_port",
     "measure",
     "post_once",
     "progress",
+    "running",
     "serving",
     "vemetric_pageview",
     "wait_ready",
@@ -46,6 +49,7 @@ __all__ = [
 
 DURATION = "10s"
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
 
 
 @dataclass(frozen=True)
@@ -55,7 +59,11 @@ class BenchEnvironment:
     data_dir: Path
     credentials: DevCredentials
     env: dict[str, str]
-    """The environment for a gateway process: this data folder and this broker."""
+    """The environment for a component process: this data folder, this broker, this ClickHouse."""
+    clickhouse_url: str | None = None
+    """The ClickHouse server's HTTP URL, when the benchmark asked for one."""
+    service_pids: dict[str, int] = field(default_factory=dict)
+    """The local services this environment runs (e.g. `kafka`, `clickhouse`), by name."""
 
 
 @dataclass(frozen=True)
@@ -77,9 +85,13 @@ def free_port() -> int:
 
 
 def wait_ready(
-    url: str, timeout: float = 30.0, process: subprocess.Popen[bytes] | None = None
+    url: str,
+    timeout: float = 30.0,
+    process: subprocess.Popen[bytes] | None = None,
+    interval: float = 0.2,
 ) -> None:
-    """Wait until `url` answers 200; fail at once if `process` (the server) exits meanwhile."""
+    """Wait until `url` answers 200, asking every `interval` seconds; fail at once if `process`
+    (the server) exits meanwhile."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process is not None and process.poll() is not None:
@@ -90,16 +102,20 @@ def wait_ready(
                     return
         except OSError:
             pass
-        time.sleep(0.2)
+        time.sleep(interval)
     raise SystemExit(f"not ready: {url}")
 
 
 @contextmanager
-def bench_environment() -> Iterator[BenchEnvironment]:
-    """Start a local broker (or use `KAFKA_BOOTSTRAP`) and a fresh data folder; stop and remove
-    both when the block ends."""
-    if shutil.which("wrk") is None:
-        raise SystemExit("wrk is needed: apt-get install wrk")
+def bench_environment(
+    *, clickhouse: bool = False, tools: tuple[str, ...] = ("wrk",)
+) -> Iterator[BenchEnvironment]:
+    """Start a local broker (or use `KAFKA_BOOTSTRAP`), with `clickhouse` a local ClickHouse
+    server too (or use `CLICKHOUSE_URL`), and a fresh data folder; stop and remove them all when
+    the block ends. The command-line `tools` must be installed."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            raise SystemExit(f"{tool} is needed: apt-get install {tool}")
     work = Path(tempfile.mkdtemp(prefix="headwater-bench-"))
     try:
         settings = HeadwaterSettings(data_dir=work)
@@ -108,7 +124,17 @@ def bench_environment() -> Iterator[BenchEnvironment]:
             port=free_port(),
             controller_port=free_port(),
         )
-        stack = Stack(settings, kafka, ClickHouseSettings())
+        store = (
+            ClickHouseSettings(
+                url=os.environ.get("CLICKHOUSE_URL"),
+                mode="server",
+                http_port=free_port(),
+                tcp_port=free_port(),
+            )
+            if clickhouse
+            else ClickHouseSettings()
+        )
+        stack = Stack(settings, kafka, store)
         progress(f"starting the stack (kafka at {kafka.bootstrap_servers})")
         started = stack.up()
         try:
@@ -121,7 +147,11 @@ def bench_environment() -> Iterator[BenchEnvironment]:
                 "HEADWATER_DATA_DIR": str(work),
                 "KAFKA_BOOTSTRAP": kafka.bootstrap_servers,
             }
-            yield BenchEnvironment(work, credentials, env)
+            url = store.server_url if clickhouse else None
+            if url is not None:
+                env["CLICKHOUSE_URL"] = url
+            pids = {s.name: s.pid for s in stack.status() if s.pid is not None}
+            yield BenchEnvironment(work, credentials, env, url, pids)
         finally:
             progress(f"stopping {', '.join(started) or 'nothing (external broker)'}")
             stack.down(started)
@@ -130,19 +160,52 @@ def bench_environment() -> Iterator[BenchEnvironment]:
 
 
 @contextmanager
-def serving(argv: list[str], env: dict[str, str], port: int) -> Iterator[subprocess.Popen[bytes]]:
-    """Run a server until the block ends; the block starts once its `/readyz` answers 200."""
-    server = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
+def running(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a process until the block ends (SIGTERM, then SIGKILL after 30 s)."""
+    process = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL)
     try:
-        wait_ready(f"http://127.0.0.1:{port}/readyz", process=server)
-        yield server
+        yield process
     finally:
-        server.terminate()
+        process.terminate()
         try:
-            server.wait(30)
+            process.wait(30)
         except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait()
+            process.kill()
+            process.wait()
+
+
+@contextmanager
+def serving(
+    argv: list[str], env: dict[str, str], port: int, interval: float = 0.2
+) -> Iterator[subprocess.Popen[bytes]]:
+    """Run a server until the block ends; the block starts once its `/readyz` answers 200
+    (asked every `interval` seconds)."""
+    with running(argv, env) as server:
+        wait_ready(f"http://127.0.0.1:{port}/readyz", process=server, interval=interval)
+        yield server
+
+
+def cpu_seconds(pid: int, descendants: bool = True) -> float:
+    """CPU time (user + system) used so far by a process and, unless told otherwise, its living
+    descendants (e.g. a server's worker processes); 0.0 for a process that is gone."""
+    parents: dict[int, int] = {}
+    times: dict[int, float] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # ended meanwhile
+            continue
+        parents[int(entry.name)] = int(fields[1])
+        times[int(entry.name)] = (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+    tree, total = [pid], 0.0
+    while tree:
+        current = tree.pop()
+        total += times.get(current, 0.0)
+        if descendants:
+            tree += [child for child, parent in parents.items() if parent == current]
+    return total
 
 
 def vemetric_pageview(credentials: DevCredentials) -> bytes:

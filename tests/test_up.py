@@ -4,6 +4,7 @@ It starts its own Kafka (on free ports, in a fresh data folder) rather than the 
 whole user path is covered: jars, storage format, start, readiness, and a clean stop.
 """
 
+import os
 import signal
 import subprocess
 import sys
@@ -94,7 +95,15 @@ def test_up_serves_the_seed_pageview_and_stops_cleanly(tmp_path: Path) -> None:
         assert left == [], f"processes left behind: {left}"
         assert not (data_dir / "sink.json").exists()
         assert "$pageview" in sql("SELECT name FROM events", env)  # the store opens directly now
-    finally:
+    finally:  # after a failure too: stop what `up` started, not only `up` itself
+        started = descendants(up.pid) if up.poll() is None else []
         if up.poll() is None:
-            up.kill()
+            up.send_signal(signal.SIGINT)
+            try:
+                up.wait(60)
+            except subprocess.TimeoutExpired:
+                up.kill()
+        for pid in started:
+            if pid_alive(pid):
+                os.kill(pid, signal.SIGKILL)
         subprocess.run([sys.executable, "-m", "headwater", "stack", "down"], env=env, check=False)

@@ -1,0 +1,125 @@
+"""A backlog of processed events on headwater.events, and consumer groups that skip what is there.
+
+The events are what the processors emit for a Vemetric pageview of an identified user (one of
+USERS users, keyed and partitioned as the processors key them), each with its own event id. They
+are produced in whole batches, by pasting the id into pre-encoded JSON, so that a Python producer
+fills the topic quickly; nothing is measured while it does.
+"""
+
+import asyncio
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.partitioner import DefaultPartitioner
+from paced import USER_AGENT
+
+from schemas import topics
+from schemas.event import Event, UserDataUpdate, encode
+from sinks.consumer import SINK_TOPICS
+
+__all__ = ["USERS", "fresh_group", "produce"]
+
+USERS = 4096
+_ID_SLOT = "@" * 32
+
+
+def fresh_group(bootstrap: str, prefix: str) -> str:
+    """A new consumer group whose committed offsets are the current ends of the sink's topics,
+    so a sink in it reads only what is produced from now on."""
+    group = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    asyncio.run(_commit_ends(bootstrap, group))
+    return group
+
+
+async def _commit_ends(bootstrap: str, group: str) -> None:
+    parts = await _sink_partitions(bootstrap)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(parts)
+        await consumer.commit(dict(await consumer.end_offsets(parts)))
+    finally:
+        await consumer.stop()
+
+
+async def _sink_partitions(bootstrap: str) -> list[TopicPartition]:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)  # it waits for the topics' metadata
+    await producer.start()
+    try:
+        return [
+            TopicPartition(topic, p)
+            for topic in SINK_TOPICS
+            for p in sorted(await producer.partitions_for(topic))
+        ]
+    finally:
+        await producer.stop()
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One user's event as JSON split around its event id, and where its key sends it."""
+
+    key: bytes
+    partition: int
+    head: bytes
+    tail: bytes
+
+
+def shapes(partitions: list[int]) -> list[Shape]:
+    """What the processors emit for a Vemetric pageview of an identified user."""
+    now = datetime.now(UTC)
+    partitioner = DefaultPartitioner()
+    out = []
+    for user in range(USERS):
+        event = Event(
+            event_id=_ID_SLOT,
+            project_id="dev",
+            source_format="vemetric",
+            name="$pageview",
+            event_time=now,
+            received_at=now,
+            user_id=f"user_{user}",
+            url="https://example.com/blog/article",
+            context={"user_agent": USER_AGENT, "allow_cookies": "false"},
+            user_data=UserDataUpdate(set={"displayName": f"user_{user}@example.com"}),
+        )
+        head, tail = encode(event).split(_ID_SLOT.encode())
+        key = event.kafka_key()
+        out.append(Shape(key, partitioner(key, partitions, partitions), head, tail))
+    return out
+
+
+async def produce(bootstrap: str, rows: int, run: int) -> None:
+    """`rows` events with unique ids (run number, then row number: 32 hex digits)."""
+    producer = AIOKafkaProducer(
+        bootstrap_servers=bootstrap,
+        acks="all",
+        linger_ms=20,
+        max_batch_size=512 * 1024,
+        max_request_size=1024 * 1024,
+    )
+    await producer.start()
+    try:
+        partitions = sorted(await producer.partitions_for(topics.EVENTS))
+        events = shapes(partitions)
+        batches = {p: producer.create_batch() for p in partitions}
+        sent = []
+        for row in range(rows):
+            shape = events[row % USERS]
+            value = b"%s%02x%030x%s" % (shape.head, run, row, shape.tail)
+            if batches[shape.partition].append(key=shape.key, value=value, timestamp=None) is None:
+                full, batches[shape.partition] = batches[shape.partition], producer.create_batch()
+                sent.append(
+                    await producer.send_batch(full, topics.EVENTS, partition=shape.partition)
+                )
+                batches[shape.partition].append(key=shape.key, value=value, timestamp=None)
+        for partition, batch in batches.items():
+            if batch.record_count():
+                sent.append(await producer.send_batch(batch, topics.EVENTS, partition=partition))
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
