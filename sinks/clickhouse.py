@@ -25,19 +25,15 @@ from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 from headwater.settings import ClickHouseSettings
 from schemas import topics
 from schemas.entry import Entry
-from schemas.event import SCHEMA_VERSION
+from schemas.event import Event, decode
 from sinks.base import Batch, BatchingSink, RejectedRow, Source
 from sinks.errors import SinkWriteFailed
 from sinks.migrate import migrate
 
-__all__ = ["ClickHouseSink", "EntryChange", "EventRow", "connect", "pretty_query"]
+__all__ = ["ClickHouseSink", "EntryChange", "connect", "pretty_query"]
 
 T = TypeVar("T")
 
-# The envelope an events-topic record must have; ClickHouse parses and checks the rest.
-_REQUIRED = ("event_id", "project_id", "source_format", "name", "event_time", "received_at")
-PERSON_COLUMNS = ("project_id", "person_id", "key", "op", "value", "event_time", "version")
-IDENTITY_COLUMNS = ("project_id", "anonymous_id", "person_id", "linked_at", "version")
 BOT_COLUMNS = ("project_id", "day", "source_format", "user_agent", "events")
 ENTRY_COLUMNS = (
     "project_id", "embeddable_id", "identifier_key", "identifier_value", "entry_id",
@@ -130,80 +126,16 @@ def pretty_query(client: Client, sql: str) -> str:
     return client.raw_query(sql, fmt="PrettyCompactMonoBlock").decode()
 
 
-@dataclass(frozen=True, slots=True)
-class EventRow:
-    """A record of the events (or bots) topic: its JSON, parsed only as far as the sink needs.
-
-    The processors validated it; the sink checks the envelope and hands the JSON to ClickHouse
-    as is (JSONEachRow, parsed by ClickHouse in C++), which is what makes it fast."""
-
-    raw: bytes
-    data: dict[str, Any]
-
-    @classmethod
-    def decode(cls, value: bytes | None) -> "EventRow":
-        data = orjson.loads(value or b"null")
-        if not isinstance(data, dict) or data.get("schema_version") != SCHEMA_VERSION:
-            raise ValueError(f"not an Event of schema version {SCHEMA_VERSION}")
-        missing = [f for f in _REQUIRED if not isinstance(data.get(f), str) or not data[f]]
-        if missing:
-            raise ValueError(f"not an Event: missing {', '.join(missing)}")
-        raw = value if value and b"\n" not in value else orjson.dumps(data)
-        return cls(raw, data)
-
-    @property
-    def event_time(self) -> datetime:
-        return datetime.fromisoformat(self.data["event_time"])
+def _json_line(value: bytes | None) -> bytes:
+    """The record as one JSON line for ClickHouse, which checks it (constraints on `events`)."""
+    if not value:
+        raise ValueError("an empty record is not an event")
+    return value if b"\n" not in value else orjson.dumps(orjson.loads(value))
 
 
-def person_of(data: dict[str, Any]) -> str:
-    """As the `person_id` column's DEFAULT computes it."""
-    return data.get("user_id") or data.get("anonymous_id") or data.get("identifier_value") or ""
-
-
-def person_property_rows(events: list[EventRow]) -> list[list[Any]]:
-    rows = []
-    for event in events:
-        user_data = event.data.get("user_data") or {}
-        if not (user_data.get("set") or user_data.get("set_once")):
-            continue
-        at, person = event.event_time, person_of(event.data)
-        millis = int(at.timestamp() * 1000)
-        for op, version in (("set", millis), ("set_once", -millis)):
-            rows += [
-                [
-                    event.data["project_id"],
-                    person,
-                    key,
-                    op,
-                    orjson.dumps(value).decode(),
-                    at,
-                    version,
-                ]
-                for key, value in (user_data.get(op) or {}).items()
-            ]
-    return rows
-
-
-def identity_rows(events: list[EventRow]) -> list[list[Any]]:
-    """A link for every event that names both an anonymous id and a user id."""
-    rows = []
-    for event in events:
-        anonymous, user = event.data.get("anonymous_id"), event.data.get("user_id")
-        if anonymous and user:
-            at = event.event_time
-            rows.append([event.data["project_id"], anonymous, user, at, int(at.timestamp() * 1000)])
-    return rows
-
-
-def bot_rows(events: list[EventRow]) -> list[list[Any]]:
+def bot_rows(events: list[Event]) -> list[list[Any]]:
     counts = Counter(
-        (
-            e.data["project_id"],
-            e.event_time.date(),
-            e.data["source_format"],
-            (e.data.get("context") or {}).get("user_agent", ""),
-        )
+        (e.project_id, e.event_time.date(), e.source_format, e.context.get("user_agent", ""))
         for e in events
     )
     return [[*key, n] for key, n in counts.items()]
@@ -247,7 +179,9 @@ class ClickHouseSink(BatchingSink):
         """The row a record becomes; raises ValidationError or ValueError for a bad record."""
         if topic == topics.ENTRIES:
             return EntryChange.decode(source.key, source.value, source.offset)
-        return EventRow.decode(source.value)
+        if topic == topics.BOTS:
+            return decode(source.value or b"")
+        return _json_line(source.value)
 
     async def write(self, batch: Batch) -> list[RejectedRow]:
         try:
@@ -265,38 +199,31 @@ class ClickHouseSink(BatchingSink):
             return [RejectedRow(source, _reason(exc)) for source in batch.sources]
 
     async def _write_events(self, batch: Batch) -> list[RejectedRow]:
-        """Events first (isolating rows ClickHouse refuses), then what they say about people."""
-        events, rejected = await self._insert_isolating(batch, batch.rows, batch.sources)
-        await self._insert(
-            "person_properties", PERSON_COLUMNS, person_property_rows(events), batch.token
-        )
-        await self._insert("identity_map", IDENTITY_COLUMNS, identity_rows(events), batch.token)
-        return rejected
+        """Events, isolating rows ClickHouse refuses; persons and identities follow from them
+        through materialized views."""
+        return await self._insert_isolating(batch, batch.rows, batch.sources)
 
     async def _insert_isolating(
-        self, batch: Batch, events: list[EventRow], sources: list[Source]
-    ) -> tuple[list[EventRow], list[RejectedRow]]:
-        """Insert `events`; if ClickHouse refuses the block for its data, halve it until the
-        refused rows are alone. Each part's token names its offset range, so a retry after a
+        self, batch: Batch, lines: list[bytes], sources: list[Source]
+    ) -> list[RejectedRow]:
+        """Insert event lines; if ClickHouse refuses the block for its data, halve it until the
+        refused lines are alone. Each part's token names its offset range, so a retry after a
         crash repeats exactly the same inserts and ClickHouse drops them."""
         token = f"{batch.topic}:{batch.partition}:{sources[0].offset}-{sources[-1].offset}"
         try:
-            block = b"\n".join(event.raw for event in events)
-            await self._call(_insert_json, self._require_client(), "events", block, token)
-            return events, []
+            await self._call(
+                _insert_json, self._require_client(), "events", b"\n".join(lines), token
+            )
+            return []
         except Exception as exc:
             if not _refuses_data(exc):
                 raise
-            if len(events) == 1:
-                return [], [RejectedRow(sources[0], _reason(exc))]
-        middle = len(events) // 2
-        first, first_rejected = await self._insert_isolating(
-            batch, events[:middle], sources[:middle]
-        )
-        second, second_rejected = await self._insert_isolating(
-            batch, events[middle:], sources[middle:]
-        )
-        return first + second, first_rejected + second_rejected
+            if len(lines) == 1:
+                return [RejectedRow(sources[0], _reason(exc))]
+        middle = len(lines) // 2
+        return await self._insert_isolating(
+            batch, lines[:middle], sources[:middle]
+        ) + await self._insert_isolating(batch, lines[middle:], sources[middle:])
 
     async def _insert(
         self, table: str, columns: tuple[str, ...], rows: list[list[Any]], token: str

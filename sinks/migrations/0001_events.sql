@@ -27,7 +27,11 @@ CREATE TABLE IF NOT EXISTS events
     user_data        String COMMENT 'person property updates (set / set_once), JSON text',
     schema_version   UInt8,
     -- DateTime64(3) holds 1900-2299 only; a time outside it would be stored as a wrong time.
-    CONSTRAINT event_time_supported CHECK event_time >= '1900-01-01' AND event_time < '2300-01-01'
+    CONSTRAINT event_time_supported CHECK event_time >= '1900-01-01' AND event_time < '2300-01-01',
+    -- The sink passes records through as JSON lines; ClickHouse checks the envelope of an Event
+    -- (a record without it is refused and dead-lettered, never stored with empty fields).
+    CONSTRAINT is_event_v1 CHECK schema_version = 1 AND event_id != '' AND project_id != ''
+        AND name != '' AND source_format != '' AND toUnixTimestamp64Milli(received_at) > 0
 )
 ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(event_time)

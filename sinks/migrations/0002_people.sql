@@ -15,6 +15,19 @@ ENGINE = ReplacingMergeTree(version)
 ORDER BY (project_id, person_id, key, op)
 SETTINGS non_replicated_deduplication_window = 10000;
 
+-- Fed from the events' `user_data` JSON by ClickHouse itself (the raw JSON text of each value).
+CREATE MATERIALIZED VIEW IF NOT EXISTS person_properties_set_mv TO person_properties AS
+SELECT project_id, person_id, kv.1 AS key, 'set' AS op, kv.2 AS value, event_time,
+       toUnixTimestamp64Milli(event_time) AS version
+FROM events
+ARRAY JOIN JSONExtractKeysAndValuesRaw(user_data, 'set') AS kv;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS person_properties_set_once_mv TO person_properties AS
+SELECT project_id, person_id, kv.1 AS key, 'set_once' AS op, kv.2 AS value, event_time,
+       -toUnixTimestamp64Milli(event_time) AS version
+FROM events
+ARRAY JOIN JSONExtractKeysAndValuesRaw(user_data, 'set_once') AS kv;
+
 CREATE VIEW IF NOT EXISTS persons AS
 SELECT
     project_id,
@@ -36,8 +49,9 @@ FROM
 )
 GROUP BY project_id, person_id;
 
--- anonymous_id -> person links, versioned by the event time of the identification: the latest
--- link of an anonymous id is the one queries attribute its events to.
+-- anonymous_id -> person links from every event that carries both, versioned by the event time
+-- of the identification: the latest link of an anonymous id is the one queries attribute its
+-- events to.
 CREATE TABLE IF NOT EXISTS identity_map
 (
     project_id   LowCardinality(String),
@@ -49,6 +63,12 @@ CREATE TABLE IF NOT EXISTS identity_map
 ENGINE = ReplacingMergeTree(version)
 ORDER BY (project_id, anonymous_id, person_id)
 SETTINGS non_replicated_deduplication_window = 10000;
+
+CREATE MATERIALIZED VIEW IF NOT EXISTS identity_map_mv TO identity_map AS
+SELECT project_id, assumeNotNull(anonymous_id) AS anonymous_id, assumeNotNull(user_id) AS person_id,
+       event_time AS linked_at, toUInt64(toUnixTimestamp64Milli(event_time)) AS version
+FROM events
+WHERE ifNull(anonymous_id, '') != '' AND ifNull(user_id, '') != '';
 
 -- Events with the person they belong to now: the user id if the event has one, else the person
 -- its anonymous id was (last) identified as, else the anonymous id or identifier. History is

@@ -90,6 +90,21 @@ def test_a_row_clickhouse_refuses_is_returned_and_the_rest_lands(tmp_path: Path)
     assert (refused, count) == ([5], "6")
 
 
+def test_records_that_are_not_events_are_refused_alone(tmp_path: Path) -> None:
+    async def run() -> tuple[list[int], str]:
+        async with embedded_sink(tmp_path) as sink:
+            add(sink, 0)
+            for offset, value in ((1, b"not json"), (2, b'{"schema_version": 2, "event_id": "x"}')):
+                source = Source(offset, b"k", value)
+                sink.add(sink.decode(topics.EVENTS, source), topics.EVENTS, 0, source)
+            add(sink, 3)
+            result = await sink.flush()
+            refused = [row.source.offset for row in result.rejected[(topics.EVENTS, 0)]]
+            return refused, await scalar(sink, "SELECT count() FROM events")
+
+    assert asyncio.run(run()) == ([1, 2], "2")
+
+
 def test_persons_identity_entries_and_bots(tmp_path: Path) -> None:
     later = datetime(2026, 3, 5, tzinfo=UTC)
     entry = Entry(
