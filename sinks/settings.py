@@ -14,7 +14,7 @@ class SinkSettings(BaseSettings):
     group_id: str = Field("headwater-sink", description="Kafka consumer group of the sink.")
     batch_max_rows: int = Field(50_000, ge=1, description="Flush when a batch has this many rows.")
     batch_max_age_ms: int = Field(
-        1000, ge=10, description="Flush when a batch's oldest row waited this long."
+        500, ge=10, description="Flush when a batch's oldest row waited this long."
     )
     retry_backoff_ms: int = Field(
         1000, ge=10, description="Wait before retrying a failed write (doubles, up to 30 s)."
