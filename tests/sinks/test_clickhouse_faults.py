@@ -98,6 +98,22 @@ def fresh_database(url: str) -> str:
     return database
 
 
+def sink_environment(
+    data_dir: Path, kafka: str, clickhouse: str, database: str, group: str
+) -> dict[str, str]:
+    return environment(
+        {
+            "HEADWATER_DATA_DIR": str(data_dir),
+            "KAFKA_BOOTSTRAP": kafka,
+            "CLICKHOUSE_URL": clickhouse,
+            "HEADWATER_CLICKHOUSE_DATABASE": database,
+            "HEADWATER_SINK_GROUP_ID": group,
+            "HEADWATER_SINK_BATCH_MAX_AGE_MS": "200",
+            "HEADWATER_SINK_RETRY_BACKOFF_MS": "200",
+        }
+    )
+
+
 def start_sink(
     data_dir: Path, env: dict[str, str], name: str
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -126,16 +142,7 @@ def test_killed_between_insert_and_commit_leaves_no_duplicate(
 ) -> None:
     project, group, total = f"kill{uuid.uuid4().hex[:6]}", f"sink-kill-{uuid.uuid4().hex}", 3000
     database = fresh_database(clickhouse_url)
-    env = environment(
-        {
-            "HEADWATER_DATA_DIR": str(tmp_path),
-            "KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "CLICKHOUSE_URL": clickhouse_url,
-            "HEADWATER_CLICKHOUSE_DATABASE": database,
-            "HEADWATER_SINK_GROUP_ID": group,
-            "HEADWATER_SINK_BATCH_MAX_AGE_MS": "300",
-        }
-    )
+    env = sink_environment(tmp_path, kafka_bootstrap, clickhouse_url, database, group)
     produce_events(kafka_bootstrap, project, 0, total)
     paused, _ = start_sink(
         tmp_path, env | {"HEADWATER_SINK_FAULT_PAUSE_BEFORE_COMMIT_MS": "60000"}, "paused"
@@ -179,17 +186,7 @@ def test_clickhouse_down_for_30_s_loses_and_duplicates_nothing(
     url = next(row.where for row in own_clickhouse.status() if row.name == "clickhouse")
     project, group = f"down{uuid.uuid4().hex[:6]}", f"sink-down-{uuid.uuid4().hex}"
     database = fresh_database(url)
-    env = environment(
-        {
-            "HEADWATER_DATA_DIR": str(tmp_path),
-            "KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "CLICKHOUSE_URL": url,
-            "HEADWATER_CLICKHOUSE_DATABASE": database,
-            "HEADWATER_SINK_GROUP_ID": group,
-            "HEADWATER_SINK_BATCH_MAX_AGE_MS": "200",
-            "HEADWATER_SINK_RETRY_BACKOFF_MS": "200",
-        }
-    )
+    env = sink_environment(tmp_path, kafka_bootstrap, url, database, group)
     sink, sink_url = start_sink(tmp_path, env, "sink")
     sent = 0
     try:
