@@ -22,6 +22,7 @@ __all__ = [
     "http_ok",
     "produce",
     "read_topic_until",
+    "run_headwater",
     "stop",
 ]
 
@@ -103,6 +104,19 @@ def headwater(*args: str, env: dict[str, str], log: Path) -> subprocess.Popen[by
         stderr=subprocess.STDOUT,
         start_new_session=True,
     )
+
+
+def run_headwater(*args: str, env: dict[str, str]) -> str:
+    """Run a short `headwater` command to completion; its output, or fail with its stderr."""
+    done = subprocess.run(
+        [sys.executable, "-m", "headwater", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    return done.stdout
 
 
 def stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:

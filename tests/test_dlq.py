@@ -1,28 +1,18 @@
 """`headwater dlq list | replay` against the real broker."""
 
-import subprocess
-import sys
 import uuid
 
 import pytest
 
 from schemas import topics
 from schemas.dead_letter import DeadLetter
-from tests.helpers import environment, produce, read_topic_until
+from tests.helpers import environment, produce, read_topic_until, run_headwater
 
 pytestmark = pytest.mark.integration
 
 
 def dlq(*args: str, bootstrap: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "headwater", "dlq", *args],
-        env=environment({"KAFKA_BOOTSTRAP": bootstrap}),
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_headwater("dlq", *args, env=environment({"KAFKA_BOOTSTRAP": bootstrap}))
 
 
 def test_list_and_replay_put_payloads_back_on_their_topic(kafka_bootstrap: str) -> None:

@@ -18,7 +18,7 @@ from headwater.projects import DevCredentials
 from headwater.settings import HeadwaterSettings
 from headwater.stack.process import pid_alive
 from tests.conftest import free_port
-from tests.helpers import children_of, environment, eventually, headwater
+from tests.helpers import children_of, environment, eventually, headwater, run_headwater
 
 pytestmark = pytest.mark.integration
 
@@ -31,15 +31,7 @@ def descendants(pid: int) -> set[int]:
 
 
 def sql(query: str, env: dict[str, str]) -> str:
-    done = subprocess.run(
-        [sys.executable, "-m", "headwater", "sql", query],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    return done.stdout
+    return run_headwater("sql", query, env=env)
 
 
 def test_up_serves_the_seed_pageview_and_stops_cleanly(tmp_path: Path) -> None:
