@@ -38,23 +38,13 @@ def create_key(path: Path, project_id: str, kind: KeyKind) -> str:
 
 
 def list_keys(path: Path) -> list[KeyRow]:
-    rows = []
-    for project in _load(path):
-        rows += [KeyRow(project.id, "vemetric", token) for token in project.vemetric_tokens]
-        rows += [
-            KeyRow(project.id, "embeddables", digest.removeprefix("sha256:")[:_HASH_SHOWN])
-            for digest in project.embeddables_key_hashes
-        ]
-        rows += [KeyRow(project.id, "usermaven", key.api_key) for key in project.usermaven_keys]
-    return rows
+    return [row for project in _load(path) for row in _rows(project)]
 
 
 def revoke_key(path: Path, project_id: str, key_id: str) -> KeyRow:
     projects = _load(path)
     project = next((p for p in projects if p.id == project_id), None)
-    row = next(
-        (r for r in list_keys(path) if r.project_id == project_id and r.key_id == key_id), None
-    )
+    row = next((r for r in _rows(project) if r.key_id == key_id), None) if project else None
     if project is None or row is None:
         raise HeadwaterError(
             f"no key {key_id!r} in project {project_id!r}; see `headwater keys list`"
@@ -63,11 +53,23 @@ def revoke_key(path: Path, project_id: str, key_id: str) -> KeyRow:
         update={
             "vemetric_tokens": [t for t in project.vemetric_tokens if t != key_id],
             "embeddables_key_hashes": [
-                h for h in project.embeddables_key_hashes
-                if h.removeprefix("sha256:")[:_HASH_SHOWN] != key_id
+                h for h in project.embeddables_key_hashes if _hash_id(h) != key_id
             ],
             "usermaven_keys": [k for k in project.usermaven_keys if k.api_key != key_id],
         }
-    )  # fmt: skip
+    )
     save_projects(path, [updated if p.id == project_id else p for p in projects])
     return row
+
+
+def _rows(project: Project) -> list[KeyRow]:
+    return [
+        *(KeyRow(project.id, "vemetric", token) for token in project.vemetric_tokens),
+        *(KeyRow(project.id, "embeddables", _hash_id(h)) for h in project.embeddables_key_hashes),
+        *(KeyRow(project.id, "usermaven", key.api_key) for key in project.usermaven_keys),
+    ]
+
+
+def _hash_id(digest: str) -> str:
+    """How a hashed secret is named in `list` and `revoke`: a prefix of its hash."""
+    return digest.removeprefix("sha256:")[:_HASH_SHOWN]
