@@ -1,7 +1,8 @@
 """The counters every component exports (Prometheus text format), in a registry of its own.
 
 Names and labels follow one spec so dashboards work across components: `events_received`,
-`events_sent`, `events_dropped` and `errors`, labelled by component, topic and partition.
+`events_sent`, `events_dropped` (of which `duplicates`) and `errors`, labelled by component, topic
+and partition.
 """
 
 import os
@@ -25,6 +26,9 @@ class ComponentMetrics:
         self.events_sent = self._counter("events_sent", "Events handed on downstream.")
         self.events_dropped = self._counter(
             "events_dropped", "Events deliberately not handed on (duplicates, dead letters)."
+        )
+        self.duplicates = self._counter(
+            "duplicates", "Events dropped as repeats of one already handed on."
         )
         self.errors = self._counter("errors", "Failures while handling events.")
 

@@ -1,45 +1,63 @@
-"""Wires the steps into a faust-streaming app: one agent from the raw topic to the events topic.
+"""Wires the processors into a faust-streaming app.
 
-Records that cannot be read as an `Event`, or that a step cannot handle, go to the dead-letter
-topic with the reason and the original bytes. Offsets are committed only after faust has flushed
-what the agent produced, so a crash replays records: at least once, for now.
+Two agents, co-partitioned (same partition counts, same keys, so faust gives partition N of both
+topics to one worker):
+- `headwater.entries` reads the compacted entries topic into the `entries` table;
+- `headwater.process` reads the raw topic: decode, dedupe, resolve the entry (Embeddables), resolve
+  the person, split metrics from dimensions, and send the event to the events partition of the
+  raw record's number, naming the raw record in a header (`schemas.topics.SOURCE_HEADER`).
+
+State is in faust tables on RocksDB, each with its changelog topic: `seen` (dedupe), `links`
+(anonymous id -> user) and `entries`. Processing is at least once toward Kafka and deterministic
+on replay, and the sink skips outputs whose raw record already passed: exactly once in effect
+(README, "Delivery guarantees"). Records that cannot be processed go to the dead-letter topic with
+the reason and the original bytes.
 """
 
+import asyncio
 import logging
-from collections.abc import Sequence
+from collections import defaultdict
 from pathlib import Path
 
 import faust
-from faust.types import Message
+from faust.stores.rocksdb import Store as RocksDBStore
+from faust.types import TP, Message, TableT
 from pydantic import ValidationError
 
 from headwater.settings import KafkaSettings
 from headwater.telemetry import ComponentMetrics
-from processors import Step, run_steps
+from processors.dedupe import SeenSet, event_identity
+from processors.entries import EntryIndex
+from processors.identity import IdentityLinks
 from processors.settings import ProcessorSettings
 from processors.split_metrics import split_metrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
-from schemas.event import decode, encode
+from schemas.event import Event, decode, encode
 
-__all__ = ["STEPS", "create_app"]
+__all__ = ["create_app"]
 
 log = logging.getLogger(__name__)
 
-STEPS: tuple[Step, ...] = (split_metrics,)
+_ENTRY_POLL_S = 0.02
+_FAUST_KEY_PREFIX = b"__faust"  # faust keeps its own bookkeeping (offsets) in each RocksDB
+
+
+class _Unprocessable(Exception):
+    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
 
 
 def create_app(
-    settings: ProcessorSettings,
-    kafka: KafkaSettings,
-    data_dir: Path,
-    metrics: ComponentMetrics,
-    steps: Sequence[Step] = STEPS,
+    settings: ProcessorSettings, kafka: KafkaSettings, data_dir: Path, metrics: ComponentMetrics
 ) -> faust.App:
     app = faust.App(
         settings.app_id,
         broker=";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(",")),
-        store="memory://",
+        store="rocksdb://",
+        key_serializer="raw",  # tables' changelogs: keys and values are bytes we encode
+        value_serializer="raw",
         datadir=str(data_dir / "processors"),
         web_enabled=False,
         consumer_auto_offset_reset="earliest",
@@ -47,9 +65,24 @@ def create_app(
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication_factor,
     )
-    raw = app.topic(topics.RAW, key_serializer="raw", value_serializer="raw")
-    events = app.topic(topics.EVENTS, key_serializer="raw", value_serializer="raw")
-    dead_letters = app.topic(topics.DEAD_LETTER, key_serializer="raw", value_serializer="raw")
+    raw = _raw_topic(app, topics.RAW)
+    events = _raw_topic(app, topics.EVENTS)
+    dead_letters = _raw_topic(app, topics.DEAD_LETTER)
+    entries_topic = _raw_topic(app, topics.ENTRIES)
+    seen_table = _table(app, "seen", kafka.partitions)
+    seen = SeenSet(seen_table, settings.dedupe_window_s * 1000)
+    links = IdentityLinks(_table(app, "links", kafka.partitions))
+    entries = EntryIndex(_table(app, "entries", kafka.partitions))
+    sweeper = _Sweeper(seen_table, seen, settings.sweep_every, settings.sweep_slice)
+    entries_read: dict[int, int] = {}  # entries partition -> last offset applied
+
+    @app.agent(entries_topic, name="headwater.entries")
+    async def follow_entries(stream: faust.StreamT) -> None:
+        async for record in stream.events():
+            message = record.message
+            if message.key is not None:
+                entries.apply(message.key, message.value)
+            entries_read[message.partition] = message.offset
 
     @app.agent(raw, name="headwater.process")
     async def process(stream: faust.StreamT) -> None:
@@ -57,10 +90,10 @@ def create_app(
             message = record.message
             metrics.inc(metrics.events_received, message.topic, message.partition)
             try:
-                outputs = [
-                    (out.kafka_key(), encode(out))
-                    for out in run_steps(decode(message.value), steps)
-                ]
+                output = await _process(message)
+            except _Unprocessable as exc:
+                await _set_aside(message, exc.reason, str(exc))
+                continue
             except ValidationError as exc:
                 await _set_aside(message, reason_for(exc), str(exc))
                 continue
@@ -68,9 +101,52 @@ def create_app(
                 log.exception("processing failed", extra={"offset": message.offset})
                 await _set_aside(message, "processing_failed", repr(exc))
                 continue
-            for key, value in outputs:
-                await events.send(key=key, value=value)
-            metrics.inc(metrics.events_sent, topics.EVENTS, n=len(outputs))
+            finally:
+                sweeper.step(message.partition)
+            if output is None:
+                metrics.inc(metrics.duplicates, message.topic, message.partition)
+                metrics.inc(metrics.events_dropped, message.topic, message.partition)
+                continue
+            source = f"{message.partition}:{message.offset}".encode()
+            await events.send(
+                key=message.key,
+                value=output,
+                partition=message.partition,
+                headers=[(topics.SOURCE_HEADER, source)],
+            )
+            metrics.inc(metrics.events_sent, topics.EVENTS, message.partition)
+
+    async def _process(message: Message) -> bytes | None:
+        """The processed event to hand on, or None for a duplicate."""
+        event = decode(message.value or b"")  # a tombstone is not an event: invalid_record
+        identity = event_identity(event)
+        if seen.is_duplicate(identity, event, message.offset):
+            return None
+        if entries.names_an_entry(event):
+            event = await _with_entry(event, message.partition)
+        output = encode(split_metrics(links.resolve(event)))
+        seen.remember(identity, event, message.offset)
+        sweeper.advance(message.partition, event)
+        return output
+
+    async def _with_entry(event: Event, partition: int) -> Event:
+        """Resolve the event's entry, first waiting out entries this worker has not read yet."""
+        deadline = asyncio.get_running_loop().time() + settings.entry_wait_ms / 1000
+        while (entry := entries.find(event)) is None and _entries_behind(partition):
+            if asyncio.get_running_loop().time() >= deadline:
+                break
+            await asyncio.sleep(_ENTRY_POLL_S)
+        if entry is None:
+            raise _Unprocessable(
+                "ENTRY_NOT_FOUND",
+                f"no entry of embeddable {event.embeddable_id!r} has {event.identifier_key}"
+                f" = {event.identifier_value!r}",
+            )
+        return event.model_copy(update={"person_id": entry.entry_id})
+
+    def _entries_behind(partition: int) -> bool:
+        end = app.consumer.highwater(TP(topics.ENTRIES, partition))
+        return bool(end) and entries_read.get(partition, -1) + 1 < end
 
     async def _set_aside(message: Message, reason: DeadLetterReason, detail: str) -> None:
         letter = DeadLetter.of_record(
@@ -88,3 +164,61 @@ def create_app(
         log.warning("dead letter", extra={"reason": reason, "offset": message.offset})
 
     return app
+
+
+def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
+    return app.topic(name, key_serializer="raw", value_serializer="raw")
+
+
+def _table(app: faust.App, name: str, partitions: int) -> TableT[bytes, bytes]:
+    return app.Table(
+        name,
+        key_type=bytes,
+        value_type=bytes,
+        partitions=partitions,
+    )
+
+
+class _Sweeper:
+    """Deletes expired identities a slice at a time, walking each partition's RocksDB in key order
+    and wrapping around, so a full pass takes about (identities held / slice * every) events.
+
+    It runs inside the stream, on an event of the partition it sweeps, because faust sends a
+    table's changelog tombstones to the partition of the event being processed."""
+
+    def __init__(
+        self, table: TableT[bytes, bytes], seen: SeenSet, every: int, slice_size: int
+    ) -> None:
+        self._table = table
+        self._seen = seen
+        self._every = every
+        self._slice = slice_size
+        self._count: defaultdict[int, int] = defaultdict(int)
+        self._cursor: dict[int, bytes | None] = {}
+        self._clock_ms: dict[int, int] = {}  # the latest received_at handed on, per partition
+
+    def advance(self, partition: int, event: Event) -> None:
+        now_ms = int(event.received_at.timestamp() * 1000)
+        self._clock_ms[partition] = max(now_ms, self._clock_ms.get(partition, 0))
+
+    def step(self, partition: int) -> None:
+        self._count[partition] += 1
+        if self._count[partition] % self._every or partition not in self._clock_ms:
+            return
+        store = self._table.data
+        assert isinstance(store, RocksDBStore), "the app is created with store='rocksdb://'"
+        db = store._db_for_partition(partition)
+        iterator = db.iter()
+        cursor = self._cursor.get(partition)
+        if cursor is None:
+            iterator.seek_to_first()
+        else:
+            iterator.seek(cursor)
+        items: list[tuple[bytes, bytes]] = []
+        while iterator.valid() and len(items) < self._slice:
+            key = iterator.key()
+            if not key.startswith(_FAUST_KEY_PREFIX):
+                items.append((key, iterator.value()))
+            iterator.next()
+        self._cursor[partition] = iterator.key() if iterator.valid() else None
+        self._seen.expire(items, self._clock_ms[partition])

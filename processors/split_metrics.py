@@ -22,7 +22,7 @@ from schemas.event import Event
 __all__ = ["split_metrics"]
 
 
-def split_metrics(event: Event) -> list[Event]:
+def split_metrics(event: Event) -> Event:
     metrics: dict[str, float] = {}
     dimensions: dict[str, str] = {}
     for key, value in _flatten(event.properties):
@@ -38,7 +38,7 @@ def split_metrics(event: Event) -> list[Event]:
         "metrics": {**metrics, **event.metrics},
         "dimensions": {**dimensions, **event.dimensions},
     }
-    return [event.model_copy(update=update)]
+    return event.model_copy(update=update)
 
 
 def _flatten(properties: dict[str, Any], prefix: str = "") -> list[tuple[str, Any]]:

@@ -8,8 +8,13 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationErro
 
 __all__ = ["DeadLetter", "DeadLetterReason", "reason_for"]
 
+# ENTRY_NOT_FOUND keeps the Embeddables API's own code, so it reads the same in both places.
 DeadLetterReason = Literal[
-    "invalid_record", "unsupported_schema_version", "processing_failed", "rejected_by_store"
+    "invalid_record",
+    "unsupported_schema_version",
+    "ENTRY_NOT_FOUND",
+    "processing_failed",
+    "rejected_by_store",
 ]
 
 

@@ -10,6 +10,8 @@ from typing import Any, Literal
 import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 
+from schemas.entry import entry_key
+
 __all__ = ["SCHEMA_VERSION", "Event", "SourceFormat", "UserDataUpdate", "decode", "encode"]
 
 SCHEMA_VERSION = 1
@@ -51,6 +53,12 @@ class Event(BaseModel):
     source_event_id: str | None = Field(None, description="The source's own id for the event.")
     user_id: str | None = Field(None, description="The known user's id, if any.")
     anonymous_id: str | None = Field(None, description="The anonymous visitor's id, if any.")
+    person_id: str | None = Field(
+        None,
+        description="Set by the processors: the person the event belongs to (its user id, or the"
+        " user its anonymous id was identified as by then, else its anonymous id or identifier)."
+        " Producers leave it out.",
+    )
     identifier_key: str | None = Field(
         None, description="Key of the identifier the event names its user by (e.g. `email`)."
     )
@@ -77,8 +85,15 @@ class Event(BaseModel):
     )
 
     def kafka_key(self) -> bytes:
-        """Partition key: one project's person always lands on one partition, in order."""
-        person = self.user_id or self.anonymous_id or self.identifier_value or self.event_id
+        """Partition key, so that the processors' state is co-partitioned with the events that
+        read it: an Embeddables event goes with its entry (the same key as on the entries topic),
+        and an anonymous visitor's events go with their identify call (the anonymous id before
+        the user id), so the link is on the partition of the events it resolves."""
+        if self.embeddable_id and self.identifier_key and self.identifier_value is not None:
+            return entry_key(
+                self.project_id, self.embeddable_id, self.identifier_key, self.identifier_value
+            )
+        person = self.anonymous_id or self.user_id or self.identifier_value or self.event_id
         return f"{self.project_id}:{person}".encode()
 
 

@@ -9,7 +9,7 @@
 | headwater.entries    | `Entry` or tombstone | `entry_key()`    | gateway, producers | compact |
 """
 
-__all__ = ["ALL", "BOTS", "COMPACTED", "DEAD_LETTER", "ENTRIES", "EVENTS", "RAW"]
+__all__ = ["ALL", "BOTS", "COMPACTED", "DEAD_LETTER", "ENTRIES", "EVENTS", "RAW", "SOURCE_HEADER"]
 
 RAW = "headwater.raw"
 EVENTS = "headwater.events"
@@ -19,3 +19,7 @@ ENTRIES = "headwater.entries"
 
 ALL = (RAW, EVENTS, DEAD_LETTER, BOTS, ENTRIES)
 COMPACTED = frozenset({ENTRIES})
+
+# Header of each processed record: the raw record it came from, `"<partition>:<offset>"`. The
+# sink skips a record whose raw record already passed (a processor repeating itself after a crash).
+SOURCE_HEADER = "headwater-source"

@@ -9,6 +9,8 @@ Exactly once in effect, with explicit offsets:
   again after a back-off, so nothing is lost while the store is down, and memory stays bounded
   because nothing new is read meanwhile.
 - Rows the store refuses are dead-lettered before the commit that passes them.
+- Records the processors repeated after a crash are skipped by the raw offset they name
+  (`sinks/offsets.py`), with the marks committed alongside the offsets.
 """
 
 import asyncio
@@ -26,6 +28,7 @@ from headwater.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
 from sinks.base import BatchingSink, FlushResult, RejectedRow, Source
+from sinks.offsets import CommitMetadata, Marks, source_of
 from sinks.settings import SinkSettings
 
 __all__ = ["SinkConsumer"]
@@ -33,7 +36,6 @@ __all__ = ["SinkConsumer"]
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 30.0
-_PENDING = "headwater-pending"
 SINK_TOPICS = (topics.EVENTS, topics.ENTRIES, topics.BOTS)
 
 
@@ -58,6 +60,8 @@ class SinkConsumer:
         self._admin: AIOKafkaAdminClient | None = None
         self._task: asyncio.Task[None] | None = None
         self._replays: dict[TopicPartition, int] = {}  # partition -> last offset of the range
+        self._marks: dict[TopicPartition, Marks] = {}  # as of the records added so far
+        self._committed_marks: dict[TopicPartition, Marks] = {}  # as of the committed offset
         self.healthy_store = True
 
     async def start(self) -> None:
@@ -146,6 +150,11 @@ class SinkConsumer:
         self._replays.pop(tp, None)
 
     async def _add(self, message: ConsumerRecord[bytes, bytes]) -> None:
+        if self._repeated(message):
+            self._sink.skip(message.topic, message.partition, message.offset)
+            self._metrics.inc(self._metrics.duplicates, message.topic, message.partition)
+            self._metrics.inc(self._metrics.events_dropped, message.topic, message.partition)
+            return
         source = Source(message.offset, message.key, message.value)
         try:
             row = self._sink.decode(message.topic, source)
@@ -155,6 +164,17 @@ class SinkConsumer:
             self._sink.skip(message.topic, message.partition, message.offset)
             return
         self._sink.add(row, message.topic, message.partition, source)
+
+    def _repeated(self, message: ConsumerRecord[bytes, bytes]) -> bool:
+        """True for a record whose raw record already passed; else move the mark past it."""
+        raw_partition, raw_offset = source_of(message.headers)
+        if raw_partition < 0:
+            return False
+        marks = self._marks.setdefault(TopicPartition(message.topic, message.partition), {})
+        if raw_offset <= marks.get(raw_partition, -1):
+            return True
+        marks[raw_partition] = raw_offset
+        return False
 
     async def _dead_letter(
         self, topic: str, partition: int, source: Source, reason: DeadLetterReason, detail: str
@@ -189,12 +209,12 @@ class SinkConsumer:
         """Mark the ranges pending, flush the sink, dead-letter refused rows, commit what was
         written; return the partitions it could not write."""
         consumer = self._require_consumer()
-        pending = {
-            TopicPartition(b.topic, b.partition): OffsetAndMetadata(
-                b.first_offset, f"{_PENDING} {b.first_offset} {b.last_offset}"
-            )
-            for b in self._sink.pending()
-        }
+        pending: dict[TopicPartition, OffsetAndMetadata] = {}
+        for batch in self._sink.pending():
+            tp = TopicPartition(batch.topic, batch.partition)
+            span = (batch.first_offset, batch.last_offset)
+            metadata = CommitMetadata(self._committed_marks.get(tp, {}), span)
+            pending[tp] = OffsetAndMetadata(batch.first_offset, metadata.encode())
         if pending:
             await consumer.commit(pending)
         result = await self._sink.flush()
@@ -202,12 +222,15 @@ class SinkConsumer:
         if pause := self._settings.fault_pause_before_commit_ms:
             await asyncio.sleep(pause / 1000)
         if result.commit:
+            done = {TopicPartition(t, p): o for (t, p), o in result.commit.items()}
             await consumer.commit(
                 {
-                    TopicPartition(t, p): OffsetAndMetadata(o, "")
-                    for (t, p), o in result.commit.items()
+                    tp: OffsetAndMetadata(offset, CommitMetadata(self._marks.get(tp, {})).encode())
+                    for tp, offset in done.items()
                 }
             )
+            for tp in done:
+                self._committed_marks[tp] = dict(self._marks.get(tp, {}))
             for (topic, partition), rows in result.written.items():
                 self._metrics.inc(self._metrics.events_sent, topic, partition, rows)
         for (topic, partition), error in result.failed.items():
@@ -227,21 +250,27 @@ class SinkConsumer:
         )
         await self._dead_letter(topic, partition, row.source, "rejected_by_store", row.reason)
 
-    async def pending_ranges(self, assigned: list[TopicPartition]) -> None:
-        """Find ranges a previous owner wrote but did not commit, to write them again exactly."""
+    async def on_assigned(self, assigned: list[TopicPartition]) -> None:
+        """Take over the marks committed with each offset, and find ranges a previous owner wrote
+        but did not commit, to write them again exactly."""
         admin = self._admin
         if admin is None or not assigned:
             return
         committed = await admin.list_consumer_group_offsets(
             self._settings.group_id, partitions=assigned
         )
+        for tp in assigned:
+            self._marks[tp], self._committed_marks[tp] = {}, {}
         for tp, meta in committed.items():
-            words = (meta.metadata or "").split()
-            if len(words) == 3 and words[0] == _PENDING and int(words[1]) == meta.offset:
-                self._replays[tp] = int(words[2])
+            metadata = CommitMetadata.parse(meta.metadata)
+            self._marks[tp] = dict(metadata.marks)
+            self._committed_marks[tp] = dict(metadata.marks)
+            if metadata.pending is not None and metadata.pending[0] == meta.offset:
+                self._replays[tp] = metadata.pending[1]
 
     async def _rewind(self, tp: TopicPartition) -> None:
         consumer = self._require_consumer()
+        self._marks[tp] = dict(self._committed_marks.get(tp, {}))
         committed = await consumer.committed(tp)
         if committed is None:
             await consumer.seek_to_beginning(tp)
@@ -270,4 +299,4 @@ class _Rebalance(ConsumerRebalanceListener):  # type: ignore[misc]
             await self._owner.write_before_revoke(revoked)
 
     async def on_partitions_assigned(self, assigned: list[TopicPartition]) -> None:
-        await self._owner.pending_ranges(list(assigned))
+        await self._owner.on_assigned(list(assigned))

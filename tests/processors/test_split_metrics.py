@@ -16,7 +16,7 @@ def test_numbers_become_metrics_and_the_rest_dimensions() -> None:
             "nothing": None,
         }
     )
-    [out] = split_metrics(event)
+    out = split_metrics(event)
     assert out.metrics == {"amount": 100.0, "price": 9.5, "plan.seats": 3.0}
     assert out.dimensions == {
         "currency": "USD",
@@ -28,6 +28,6 @@ def test_numbers_become_metrics_and_the_rest_dimensions() -> None:
 
 def test_values_typed_upstream_win_and_the_step_is_idempotent() -> None:
     event = make_event(properties={"amount": 1}, metrics={"amount": 2.0})
-    [once] = split_metrics(event)
+    once = split_metrics(event)
     assert once.metrics == {"amount": 2.0}
-    assert split_metrics(once) == [once]
+    assert split_metrics(once) == once

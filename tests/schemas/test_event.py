@@ -37,4 +37,5 @@ def test_unknown_schema_version_is_rejected() -> None:
 def test_key_keeps_a_person_on_one_partition() -> None:
     assert make_event(user_id="u1").kafka_key() == b"p1:u1"
     assert make_event(anonymous_id="a1").kafka_key() == b"p1:a1"
+    assert make_event(user_id="u1", anonymous_id="a1").kafka_key() == b"p1:a1"
     assert make_event().kafka_key() == b"p1:e1"
