@@ -121,6 +121,7 @@ def process() -> None:
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(kafka))
+    (settings.data_dir / "processors").mkdir(parents=True, exist_ok=True)  # faust makes one level
     app = create_app(processor, kafka, settings.data_dir, metrics)
     # Keep Headwater's JSON logging (faust would install its own) and no terminal spinner.
     worker = faust.Worker(

@@ -93,7 +93,13 @@ class Event(BaseModel):
             return entry_key(
                 self.project_id, self.embeddable_id, self.identifier_key, self.identifier_value
             )
-        person = self.anonymous_id or self.user_id or self.identifier_value or self.event_id
+        person = (
+            self.anonymous_id
+            or self.user_id
+            or self.identifier_value
+            or self.source_event_id
+            or self.event_id
+        )
         return f"{self.project_id}:{person}".encode()
 
 

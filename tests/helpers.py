@@ -11,8 +11,12 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.error import URLError
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
+
+from headwater.settings import KafkaSettings
+from headwater.topics import ensure_topics
 
 __all__ = [
     "children_of",
@@ -23,6 +27,7 @@ __all__ = [
     "produce",
     "read_topic_until",
     "run_headwater",
+    "start_group_at_end",
     "stop",
 ]
 
@@ -66,6 +71,33 @@ def produce(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
             await producer.stop()
 
     asyncio.run(send())
+
+
+def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
+    """Commit the end of every partition of `topic` for `group`, so a new consumer group reads
+    only what is produced from now on, not what earlier tests left in the shared topic."""
+
+    async def commit() -> None:
+        await ensure_topics(KafkaSettings(bootstrap=bootstrap))
+        consumer = AIOKafkaConsumer(
+            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        )
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            [described] = await admin.describe_topics([topic])
+        finally:
+            await admin.close()
+        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        await consumer.start()
+        try:
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            await consumer.commit({tp: end for tp, end in ends.items()})
+        finally:
+            await consumer.stop()
+
+    asyncio.run(commit())
 
 
 def eventually(check: Callable[[], T | None], timeout: float = 30.0, what: str = "") -> T:

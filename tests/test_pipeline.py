@@ -25,6 +25,7 @@ from tests.helpers import (
     http_ok,
     produce,
     read_topic_until,
+    start_group_at_end,
     stop,
 )
 
@@ -64,6 +65,9 @@ def pipeline(
             "HEADWATER_PROCESSORS_METRICS_PORT": str(processors_port),
         }
     )
+    # Fresh groups start at the end of the shared topics: other tests' events are not ours.
+    start_group_at_end(kafka_bootstrap, "test-pipeline-processors", topics.RAW)
+    start_group_at_end(kafka_bootstrap, "test-pipeline-sink", topics.EVENTS)
     processes: list[subprocess.Popen[bytes]] = []
     try:
         for name in ("sink", "process", "gateway"):

@@ -40,19 +40,26 @@ SELECT
     multiIf(
         ifNull(e.user_id, '') != '', assumeNotNull(e.user_id),
         e.person_id != ifNull(e.anonymous_id, ''), e.person_id,
-        at_time.person_id != '', at_time.person_id,
-        first.person_id != '', first.person_id,
+        at_time.linked_person != '', at_time.linked_person,
+        first.first_person != '', first.first_person,
         e.person_id
     ) AS resolved_person_id
 FROM events AS e
-ASOF LEFT JOIN identity_links AS at_time
-    ON e.project_id = at_time.project_id
-    AND ifNull(e.anonymous_id, '') = at_time.anonymous_id
+ASOF LEFT JOIN
+(
+    SELECT project_id AS link_project, anonymous_id AS link_anonymous_id,
+           person_id AS linked_person, linked_at
+    FROM identity_links
+) AS at_time
+    ON e.project_id = at_time.link_project
+    AND ifNull(e.anonymous_id, '') = at_time.link_anonymous_id
     AND e.event_time >= at_time.linked_at
 LEFT JOIN
 (
-    SELECT project_id, anonymous_id, argMin(person_id, linked_at) AS person_id
+    SELECT project_id AS first_project, anonymous_id AS first_anonymous_id,
+           argMin(person_id, linked_at) AS first_person
     FROM identity_links
     GROUP BY project_id, anonymous_id
-) AS first ON e.project_id = first.project_id AND ifNull(e.anonymous_id, '') = first.anonymous_id
+) AS first
+    ON e.project_id = first.first_project AND ifNull(e.anonymous_id, '') = first.first_anonymous_id
 SETTINGS join_use_nulls = 0;

@@ -169,6 +169,8 @@ def test_migrations_run_twice_change_nothing_the_second_time(tmp_path: Path) -> 
         tables = client.query("SHOW TABLES").result_rows
         assert migrate(client) == []
         assert client.query("SHOW TABLES").result_rows == tables
-        assert client.query("SELECT count() FROM schema_migrations").result_rows[0][0] == len(load_migrations())
+        assert client.query("SELECT count() FROM schema_migrations").result_rows[0][0] == len(
+            load_migrations()
+        )
     finally:
         client.close()

@@ -1,0 +1,59 @@
+"""Dedupe: which events share an identity, and how long a sighting lasts."""
+
+from datetime import timedelta
+
+from processors.dedupe import SeenSet, event_identity
+from tests.factories import NOW, make_event
+
+WINDOW_MS = 60_000
+
+
+def test_identity_precedence() -> None:
+    keyed = make_event(idempotency_key="k1", source_event_id="s1")
+    assert event_identity(keyed) == event_identity(keyed.model_copy(update={"url": "other"}))
+    assert event_identity(keyed) != event_identity(keyed.model_copy(update={"event_id": "e2"}))
+
+    sourced = make_event(source_format="usermaven", source_event_id="s1")
+    assert event_identity(sourced) == event_identity(
+        sourced.model_copy(update={"event_id": "e2", "name": "renamed"})
+    )
+
+
+def test_a_fingerprint_only_where_the_format_carries_its_own_timestamp() -> None:
+    for fields in ({"source_format": "embeddables"}, {"source_format": "direct"},
+                   {"source_format": "usermaven", "is_historical": True}):  # fmt: skip
+        event = make_event(**fields)
+        retry = event.model_copy(update={"event_id": "e2", "received_at": NOW + timedelta(1)})
+        assert event_identity(event) == event_identity(retry), fields
+        later = event.model_copy(update={"event_id": "e2", "event_time": NOW + timedelta(1)})
+        assert event_identity(event) != event_identity(later), fields
+    vemetric = make_event(source_format="vemetric")
+    assert event_identity(vemetric) != event_identity(vemetric.model_copy(update={"event_id": "x"}))
+
+
+def seen_after(*events_at_offsets: tuple[object, int]) -> tuple[SeenSet, dict[bytes, bytes]]:
+    table: dict[bytes, bytes] = {}
+    seen = SeenSet(table, WINDOW_MS)
+    for event, offset in events_at_offsets:
+        seen.remember(event_identity(event), event, offset)  # type: ignore[arg-type]
+    return seen, table
+
+
+def test_a_repeat_inside_the_window_is_a_duplicate_but_a_replay_of_the_same_record_is_not() -> None:
+    event = make_event(idempotency_key="k1")
+    seen, _ = seen_after((event, 10))
+    identity = event_identity(event)
+    assert seen.is_duplicate(identity, event, 11)
+    assert not seen.is_duplicate(identity, event, 10)  # the same record, read again after a crash
+    late = event.model_copy(update={"received_at": NOW + timedelta(milliseconds=WINDOW_MS)})
+    assert not seen.is_duplicate(identity, late, 11)
+
+
+def test_life_keys_never_expire_and_the_sweep_deletes_only_expired_sightings() -> None:
+    forever, short = make_event(idempotency_key="life-1"), make_event(idempotency_key="k2")
+    seen, table = seen_after((forever, 1), (short, 2))
+    much_later_ms = int((NOW + timedelta(days=3650)).timestamp() * 1000)
+    assert seen.expire(list(table.items()), much_later_ms) == 1
+    assert list(table) == [event_identity(forever)]
+    far = forever.model_copy(update={"received_at": NOW + timedelta(days=3650)})
+    assert seen.is_duplicate(event_identity(forever), far, 99)
