@@ -18,16 +18,18 @@ import asyncio
 import logging
 from collections import defaultdict
 from pathlib import Path
+from typing import Protocol
 
 import faust
 from faust.stores.rocksdb import Store as RocksDBStore
-from faust.types import TP, Message, TableT
+from faust.types import TP, TableT
 from pydantic import ValidationError
 
 from headwater.settings import KafkaSettings
 from headwater.telemetry import ComponentMetrics
 from processors.dedupe import SeenSet, event_identity
 from processors.entries import EntryIndex
+from processors.gaps import RawGaps
 from processors.identity import IdentityLinks
 from processors.settings import ProcessorSettings
 from processors.split_metrics import split_metrics
@@ -41,6 +43,17 @@ log = logging.getLogger(__name__)
 
 _ENTRY_POLL_S = 0.02
 _FAUST_KEY_PREFIX = b"__faust"  # faust keeps its own bookkeeping (offsets) in each RocksDB
+
+
+class _RawRecord(Protocol):
+    """What processing reads of a raw record: a faust `Message`, or an aiokafka `ConsumerRecord`
+    read by `RawGaps`."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
 
 
 class _Unprocessable(Exception):
@@ -84,39 +97,52 @@ def create_app(
                 entries.apply(message.key, message.value)
             entries_read[message.partition] = message.offset
 
+    gaps = RawGaps(kafka, settings.app_id, topics.RAW)
+    app.add_dependency(gaps)  # started and stopped with the app
+
     @app.agent(raw, name="headwater.process")
     async def process(stream: faust.StreamT) -> None:
         async for record in stream.events():
             message = record.message
-            metrics.inc(metrics.events_received, message.topic, message.partition)
-            try:
-                output = await _process(message)
-            except _Unprocessable as exc:
-                await _set_aside(message, exc.reason, str(exc))
-                continue
-            except ValidationError as exc:
-                await _set_aside(message, reason_for(exc), str(exc))
-                continue
-            except Exception as exc:  # a step or the encoder failed: keep the record, not the crash
-                log.exception("processing failed", extra={"offset": message.offset})
-                await _set_aside(message, "processing_failed", repr(exc))
-                continue
-            finally:
-                sweeper.step(message.partition)
-            if output is None:
-                metrics.inc(metrics.duplicates, message.topic, message.partition)
-                metrics.inc(metrics.events_dropped, message.topic, message.partition)
-                continue
-            source = f"{message.partition}:{message.offset}".encode()
-            await events.send(
-                key=message.key,
-                value=output,
-                partition=message.partition,
-                headers=[(topics.SOURCE_HEADER, source)],
-            )
-            metrics.inc(metrics.events_sent, topics.EVENTS, message.partition)
+            generation = app.consumer_generation_id
+            missed = await gaps.missed(message.partition, message.offset, generation)
+            if missed is None:
+                continue  # delivered again after a rebalance; already handled
+            for earlier in missed:
+                await _handle(earlier)
+            await _handle(message)
 
-    async def _process(message: Message) -> bytes | None:
+    async def _handle(message: _RawRecord) -> None:
+        """Process one raw record: hand it on, drop it as a duplicate, or set it aside."""
+        metrics.inc(metrics.events_received, message.topic, message.partition)
+        try:
+            output = await _process(message)
+        except _Unprocessable as exc:
+            await _set_aside(message, exc.reason, str(exc))
+            return
+        except ValidationError as exc:
+            await _set_aside(message, reason_for(exc), str(exc))
+            return
+        except Exception as exc:  # a step or the encoder failed: keep the record, not the crash
+            log.exception("processing failed", extra={"offset": message.offset})
+            await _set_aside(message, "processing_failed", repr(exc))
+            return
+        finally:
+            sweeper.step(message.partition)
+        if output is None:
+            metrics.inc(metrics.duplicates, message.topic, message.partition)
+            metrics.inc(metrics.events_dropped, message.topic, message.partition)
+            return
+        source = f"{message.partition}:{message.offset}".encode()
+        await events.send(
+            key=message.key,
+            value=output,
+            partition=message.partition,
+            headers=[(topics.SOURCE_HEADER, source)],
+        )
+        metrics.inc(metrics.events_sent, topics.EVENTS, message.partition)
+
+    async def _process(message: _RawRecord) -> bytes | None:
         """The processed event to hand on, or None for a duplicate."""
         event = decode(message.value or b"")  # a tombstone is not an event: invalid_record
         identity = event_identity(event)
@@ -148,7 +174,7 @@ def create_app(
         end = app.consumer.highwater(TP(topics.ENTRIES, partition))
         return bool(end) and entries_read.get(partition, -1) + 1 < end
 
-    async def _set_aside(message: Message, reason: DeadLetterReason, detail: str) -> None:
+    async def _set_aside(message: _RawRecord, reason: DeadLetterReason, detail: str) -> None:
         letter = DeadLetter.of_record(
             reason,
             detail,
