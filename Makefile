@@ -38,3 +38,6 @@ bench-servers: install
 
 bench-sink: install
 	$(BIN)/python bench/sink.py
+
+bench-processors: install
+	$(BIN)/python -m bench.processors $(ARGS)
