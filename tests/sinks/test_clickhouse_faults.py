@@ -23,7 +23,14 @@ from sinks.clickhouse import connect
 from sinks.migrate import load_migrations, migrate
 from tests.conftest import free_port
 from tests.factories import make_event
-from tests.helpers import environment, eventually, headwater, http_ok, stop
+from tests.helpers import (
+    environment,
+    eventually,
+    headwater,
+    http_ok,
+    start_group_at_end,
+    stop,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -143,6 +150,7 @@ def test_killed_between_insert_and_commit_leaves_no_duplicate(
     project, group, total = f"kill{uuid.uuid4().hex[:6]}", f"sink-kill-{uuid.uuid4().hex}", 3000
     database = fresh_database(clickhouse_url)
     env = sink_environment(tmp_path, kafka_bootstrap, clickhouse_url, database, group)
+    start_group_at_end(kafka_bootstrap, group, topics.EVENTS)
     produce_events(kafka_bootstrap, project, 0, total)
     paused, _ = start_sink(
         tmp_path, env | {"HEADWATER_SINK_FAULT_PAUSE_BEFORE_COMMIT_MS": "60000"}, "paused"
@@ -187,6 +195,7 @@ def test_clickhouse_down_for_30_s_loses_and_duplicates_nothing(
     project, group = f"down{uuid.uuid4().hex[:6]}", f"sink-down-{uuid.uuid4().hex}"
     database = fresh_database(url)
     env = sink_environment(tmp_path, kafka_bootstrap, url, database, group)
+    start_group_at_end(kafka_bootstrap, group, topics.EVENTS)
     sink, sink_url = start_sink(tmp_path, env, "sink")
     sent = 0
     try:
