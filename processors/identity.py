@@ -56,8 +56,12 @@ class IdentityLinks:
         key = link_key(event.project_id, anonymous_id)
         linked_at = _epoch_ms(event)
         stored = self._table.get(key)
-        if stored is not None and orjson.loads(stored)[1] > linked_at:
-            return  # an out-of-order identify: the later link stays the current one
+        if stored is not None:
+            linked_user, stored_at = orjson.loads(stored)
+            if linked_user == user_id and stored_at <= linked_at:
+                return  # linked already: identified users send both ids on every event
+            if linked_user != user_id and stored_at > linked_at:
+                return  # an out-of-order identify: the later link stays the current one
         self._table[key] = orjson.dumps([user_id, linked_at])
 
     def _linked_user(self, event: Event, anonymous_id: str) -> str | None:

@@ -27,3 +27,22 @@ def test_a_second_user_takes_over_from_its_time_and_an_older_link_does_not_overr
 def test_without_user_or_anonymous_id_the_identifier_names_the_person() -> None:
     resolved = IdentityLinks({}).resolve(make_event(identifier_value="x@y.z"))
     assert resolved.person_id == "x@y.z"
+
+
+class _CountingTable(dict[bytes, bytes]):
+    writes = 0
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self.writes += 1
+        super().__setitem__(key, value)
+
+
+def test_an_identified_user_sending_both_ids_writes_the_link_once_from_its_earliest_time() -> None:
+    table = _CountingTable()
+    links = IdentityLinks(table)
+    for seconds in (10, 20, 0, 30):  # the one at 0 arrives late and moves the link earlier
+        links.resolve(
+            make_event(anonymous_id="a1", user_id="u1", event_time=NOW + timedelta(seconds=seconds))
+        )
+    early = links.resolve(make_event(anonymous_id="a1", event_time=NOW + timedelta(seconds=5)))
+    assert (table.writes, early.person_id) == (2, "u1")
