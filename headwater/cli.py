@@ -107,6 +107,7 @@ def gateway() -> None:
 def process() -> None:
     """Run a stream-processor worker (faust)."""
     import faust
+    import uvloop
     from prometheus_client import start_http_server
 
     from headwater.telemetry import ComponentMetrics
@@ -118,6 +119,8 @@ def process() -> None:
     metrics = ComponentMetrics("processors")
     if processor.metrics_port:
         start_http_server(processor.metrics_port, processor.metrics_host, metrics.registry)
+    # uvloop for the worker's loop and the one faust's consumer thread makes (through the policy).
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     loop.run_until_complete(ensure_topics(kafka))

@@ -1,0 +1,35 @@
+"""A record the producer gave up on stops the worker before its raw offset can be committed."""
+
+import asyncio
+
+import pytest
+from aiokafka.errors import KafkaTimeoutError
+
+from processors import app
+
+
+def _delivery(error: Exception | None) -> "asyncio.Future[object]":
+    loop = asyncio.new_event_loop()
+    future: asyncio.Future[object] = loop.create_future()
+    loop.close()  # a future keeps its outcome without a running loop
+    if error is None:
+        future.set_result(object())
+    else:
+        future.set_exception(error)
+    return future
+
+
+def test_a_failed_delivery_exits_at_once_with_the_tempfail_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(app.os, "_exit", exits.append)
+    app.exit_unless_delivered(_delivery(KafkaTimeoutError()))
+    assert exits == [app.EXIT_UNDELIVERED]
+
+
+def test_a_delivered_record_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(app.os, "_exit", exits.append)
+    app.exit_unless_delivered(_delivery(None))
+    assert exits == []
