@@ -7,7 +7,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test install lint bench bench-servers bench-sink
+.PHONY: up test install lint bench bench-servers bench-sink bench-processors
 
 up: install
 	$(BIN)/headwater up
@@ -40,4 +40,4 @@ bench-sink: install
 	$(BIN)/python bench/sink.py
 
 bench-processors: install
-	$(BIN)/python -m bench.processors $(ARGS)
+	$(BIN)/python bench/process.py $(ARGS)

@@ -1,0 +1,178 @@
+"""One `headwater process` worker for bench/process.py, started as users start it but with
+its own app id and data folder, so it begins with empty state and its own consumer group; and
+what can be read about it from outside: memory, RocksDB files, its log, a py-spy recording.
+"""
+
+import shutil
+import signal
+import subprocess
+import sys
+import uuid
+from collections import Counter
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import orjson
+
+__all__ = [
+    "StateSize",
+    "WorkerSetup",
+    "changelog_bytes",
+    "log_problems",
+    "log_tail",
+    "py_spy",
+    "rss_bytes",
+    "running_worker",
+    "state_size",
+    "worker_setup",
+]
+
+STOP_TIMEOUT_S = 60.0
+
+
+@dataclass(frozen=True)
+class WorkerSetup:
+    app_id: str
+    data_dir: Path
+    env: dict[str, str]
+    log: Path
+
+
+def worker_setup(base_env: dict[str, str], root: Path, label: str) -> WorkerSetup:
+    """A fresh app id (consumer group, changelog topics) and data folder (RocksDB) for one run;
+    /metrics off, so that a worker already running on this machine keeps its port."""
+    app_id = f"bench-processors-{label}-{uuid.uuid4().hex[:8]}"
+    data_dir = root / app_id
+    data_dir.mkdir(parents=True)
+    env = base_env | {
+        "HEADWATER_DATA_DIR": str(data_dir),
+        "HEADWATER_PROCESSORS_APP_ID": app_id,
+        "HEADWATER_PROCESSORS_METRICS_PORT": "0",
+    }
+    return WorkerSetup(app_id, data_dir, env, data_dir / "worker.log")
+
+
+@contextmanager
+def running_worker(setup: WorkerSetup) -> Iterator[subprocess.Popen[bytes]]:
+    """`headwater process` until the block ends: SIGTERM (faust's clean shutdown), SIGKILL if
+    it has not exited after STOP_TIMEOUT_S. Its output goes to `setup.log`."""
+    with setup.log.open("ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "headwater", "process"],
+            env=setup.env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C of the benchmark reaches it only through us
+        )
+        try:
+            yield process
+        finally:
+            stop(process)
+
+
+def stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> int:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
+
+
+def rss_bytes(pid: int) -> int:
+    """Resident set size now (VmRSS), 0 for a process that is gone."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return 0
+    for line in status.splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    return 0
+
+
+@dataclass(frozen=True)
+class StateSize:
+    """Bytes of one faust table's RocksDB folders (all partitions), by kind of file."""
+
+    sst: int
+    wal: int
+    other: int
+
+    @property
+    def total(self) -> int:
+        return self.sst + self.wal + self.other
+
+
+def state_size(data_dir: Path, table: str) -> StateSize:
+    """The table's RocksDB files under `<data_dir>/processors/v1/tables/<table>-<partition>.db`:
+    sorted tables (.sst), write-ahead log (.log: flushed to .sst later), the rest (manifest,
+    options, ...)."""
+    sizes = {"sst": 0, "wal": 0, "other": 0}
+    for folder in (data_dir / "processors").glob(f"**/tables/{table}-*.db"):
+        for path in folder.rglob("*"):
+            if path.is_file():
+                kind = {".sst": "sst", ".log": "wal"}.get(path.suffix, "other")
+                sizes[kind] += path.stat().st_size
+    return StateSize(**sizes)
+
+
+def changelog_bytes(kafka_home: Path, app_id: str, table: str) -> int:
+    """Bytes of the table's changelog segments on the local broker (.log files only: the index
+    files are preallocated)."""
+    pattern = f"{app_id}-{table}-changelog-*/*.log"
+    return sum(path.stat().st_size for path in (kafka_home / "data").glob(pattern))
+
+
+def log_tail(path: Path, lines: int = 40) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def log_problems(path: Path) -> Counter[str]:
+    """The worker's warnings and errors (JSON lines, headwater/logs.py), counted by message;
+    lines of other output (a traceback faust printed, say) counted together."""
+    problems: Counter[str] = Counter()
+    try:
+        lines = path.read_bytes().splitlines()
+    except OSError:
+        return problems
+    for line in filter(None, lines):
+        try:
+            entry = orjson.loads(line)
+        except orjson.JSONDecodeError:
+            problems["(output that is not a JSON log line, e.g. a traceback)"] += 1
+            continue
+        if isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical"):
+            problems[f"{entry['level']}: {entry.get('msg', '')}"] += 1
+    return problems
+
+
+@contextmanager
+def py_spy(pid: int, out: Path, rate: int = 100) -> Iterator[None]:
+    """Record the worker with py-spy for the duration of the block (collapsed stacks, per
+    thread, CPU-busy samples only) into `out`; nothing if py-spy is not installed."""
+    command = Path(sys.executable).with_name("py-spy")
+    found = str(command) if command.exists() else shutil.which("py-spy")
+    if found is None:
+        print("[bench] py-spy not found: no profile", file=sys.stderr)
+        yield
+        return
+    argv = [found, "record", "--threads", "--format", "raw", "--rate", str(rate), "-o", str(out)]
+    spy = subprocess.Popen([*argv, "--pid", str(pid)], stdout=subprocess.DEVNULL)
+    try:
+        yield
+    finally:
+        spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
+        try:
+            spy.wait(60)
+        except subprocess.TimeoutExpired:
+            spy.kill()
+            spy.wait()
