@@ -45,6 +45,8 @@ log = logging.getLogger(__name__)
 
 _ENTRY_POLL_S = 0.02
 EXIT_UNDELIVERED = 75  # EX_TEMPFAIL: a supervisor should start the worker again
+_MB = 1024 * 1024
+_WRITE_BUFFERS = 2  # RocksDB memtables per table partition: one filling, one flushing
 _FAUST_KEY_PREFIX = b"__faust"  # faust keeps its own bookkeeping (offsets) in each RocksDB
 
 
@@ -85,10 +87,15 @@ def create_app(
     )
     raw = _raw_topic(app, topics.RAW)
     entries_topic = _raw_topic(app, topics.ENTRIES)
-    seen_table = _table(app, "seen", kafka.partitions)
+    store_options = {
+        "write_buffer_size": settings.rocksdb_write_buffer_mb * _MB,
+        "max_write_buffer_number": _WRITE_BUFFERS,
+        "block_cache_size": settings.rocksdb_block_cache_mb * _MB,
+    }
+    seen_table = _table(app, "seen", kafka.partitions, store_options)
     seen = SeenSet(seen_table, settings.dedupe_window_s * 1000)
-    links = IdentityLinks(_table(app, "links", kafka.partitions))
-    entries = EntryIndex(_table(app, "entries", kafka.partitions))
+    links = IdentityLinks(_table(app, "links", kafka.partitions, store_options))
+    entries = EntryIndex(_table(app, "entries", kafka.partitions, store_options))
     sweeper = _Sweeper(seen_table, seen, settings.sweep_every, settings.sweep_slice)
     entries_read: dict[int, int] = {}  # entries partition -> last offset applied
 
@@ -222,12 +229,15 @@ def _raw_topic(app: faust.App, name: str) -> faust.TopicT:
     return app.topic(name, key_serializer="raw", value_serializer="raw")
 
 
-def _table(app: faust.App, name: str, partitions: int) -> TableT[bytes, bytes]:
+def _table(
+    app: faust.App, name: str, partitions: int, store_options: dict[str, int]
+) -> TableT[bytes, bytes]:
     return app.Table(
         name,
         key_type=bytes,
         value_type=bytes,
         partitions=partitions,
+        options=dict(store_options),  # faust's store pops keys from the dict it is given
     )
 
 
