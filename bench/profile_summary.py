@@ -15,10 +15,12 @@ from pathlib import Path
 __all__ = ["AREAS", "INTERNALS", "Profile", "area_of", "read_profile"]
 
 INTERNALS = "faust/aiokafka internals"
+EVENT_LOOP = (
+    f"{INTERNALS}: the event loop itself (uvloop's C code: epoll, scheduling; or selectors.py"
+    " without uvloop), including time runnable but waiting for a core"
+)
 AREAS: dict[str, tuple[str, ...]] = {
-    f"{INTERNALS}: select() (epoll, including time runnable but waiting for a core)": (
-        "(selectors.py)",
-    ),
+    EVENT_LOOP: ("(selectors.py)",),
     "pydantic decode/encode/copy (pydantic-core, orjson)": (
         "pydantic/",
         "pydantic_core/",
@@ -35,6 +37,10 @@ AREAS: dict[str, tuple[str, ...]] = {
     "our code (processors/, schemas/, headwater/)": ("processors/", "schemas/", "headwater/"),
 }
 OTHER = "other (stdlib, logging, prometheus, ...)"
+_LOOP_RUNNERS = (
+    "Worker.execute_from_commandline (mode/worker.py)",  # the worker's loop
+    "ServiceThread._start_thread (mode/threads.py)",  # the loop of faust's consumer thread
+)
 _ENTRY_FRAMES = (
     "runpy",
     "<module>",
@@ -114,7 +120,10 @@ def _function(frame: str) -> str:
 
 
 def area_of(calls: list[str]) -> str:
-    """The area of the innermost call (last in `calls`) that belongs to one."""
+    """The area of the innermost call (last in `calls`) that belongs to one. A stack that ends in
+    the frame running the loop is inside uvloop, whose C code py-spy does not see."""
+    if calls[-1] in _LOOP_RUNNERS:
+        return EVENT_LOOP
     for call in reversed(calls):
         for area, markers in AREAS.items():
             if any(marker in call for marker in markers):
