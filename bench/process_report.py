@@ -88,10 +88,11 @@ def print_state(drains: "list[Drain]") -> None:
         f"RSS growth: **{per_million(lambda d: d.rss_done - d.rss_first)}** | |"
     )
     print(
-        "\nRocksDB keeps each partition's newest writes in memtables (faust: 64 MB write buffers,"
-        " up to 3 per partition and table) and a block cache (faust: 2 GiB per table) in the"
-        " worker's memory, so RSS grows with the seen-set only until memtables flush; past that,"
-        " RSS is bounded by those buffers and the per-million RSS figure no longer applies.",
+        "\nRocksDB keeps each table partition's newest writes in memtables (up to two of"
+        " HEADWATER_PROCESSORS_ROCKSDB_WRITE_BUFFER_MB) and a block cache"
+        " (HEADWATER_PROCESSORS_ROCKSDB_BLOCK_CACHE_MB) in the worker's memory, so RSS grows with"
+        " the seen-set only until those fill; past that, RSS is bounded by them and the"
+        " per-million RSS figure no longer applies.",
         flush=True,
     )
 
