@@ -11,10 +11,11 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from paced import USER_AGENT
 
+from headwater.topics import commit_group_at_end
 from schemas import topics
 from schemas.event import Event, UserDataUpdate, encode
 from sinks.consumer import SINK_TOPICS
@@ -29,34 +30,8 @@ def fresh_group(bootstrap: str, prefix: str) -> str:
     """A new consumer group whose committed offsets are the current ends of the sink's topics,
     so a sink in it reads only what is produced from now on."""
     group = f"{prefix}-{uuid.uuid4().hex[:8]}"
-    asyncio.run(_commit_ends(bootstrap, group))
+    asyncio.run(commit_group_at_end(bootstrap, group, *SINK_TOPICS))
     return group
-
-
-async def _commit_ends(bootstrap: str, group: str) -> None:
-    parts = await _sink_partitions(bootstrap)
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(parts)
-        await consumer.commit(dict(await consumer.end_offsets(parts)))
-    finally:
-        await consumer.stop()
-
-
-async def _sink_partitions(bootstrap: str) -> list[TopicPartition]:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)  # it waits for the topics' metadata
-    await producer.start()
-    try:
-        return [
-            TopicPartition(topic, p)
-            for topic in SINK_TOPICS
-            for p in sorted(await producer.partitions_for(topic))
-        ]
-    finally:
-        await producer.stop()
 
 
 @dataclass(frozen=True)

@@ -28,6 +28,7 @@ import orjson
 from headwater.projects import DevCredentials, ensure_dev_project
 from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from headwater.stack import Stack
+from headwater.stack.process import stop_child
 from headwater.topics import ensure_topics
 
 __all__ = [
@@ -166,12 +167,7 @@ def running(argv: list[str], env: dict[str, str]) -> Iterator[subprocess.Popen[b
     try:
         yield process
     finally:
-        process.terminate()
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+        stop_child(process)
 
 
 @contextmanager

@@ -1,5 +1,5 @@
-"""Kafka positions for bench/process.py: a consumer group that starts at the end of a topic,
-a topic's end offsets polled cheaply, and processed records read back by the raw record they name.
+"""Kafka positions for bench/process.py: a topic's end offsets polled cheaply, and processed
+records read back by the raw record they name.
 
 The broker may hold records of earlier runs (or of other users of an external broker), so every
 count here is a delta from end offsets taken before the run.
@@ -10,36 +10,11 @@ import time
 from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
+from headwater.topics import topic_partitions
 from schemas import topics
 
-__all__ = ["EndOffsets", "output_timestamps", "start_group_at_end"]
-
-
-async def _partitions(bootstrap: str, topic: str) -> list[TopicPartition]:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
-
-
-async def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
-    """Commit the end of every partition of `topic` for `group`, so a processor app of that id
-    reads only what is produced from now on (faust seeks to committed offsets)."""
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    parts = await _partitions(bootstrap, topic)
-    await consumer.start()
-    try:
-        consumer.assign(parts)
-        await consumer.commit(dict(await consumer.end_offsets(parts)))
-    finally:
-        await consumer.stop()
+__all__ = ["EndOffsets", "output_timestamps"]
 
 
 class EndOffsets:
@@ -61,7 +36,7 @@ class EndOffsets:
 
     async def of(self, topic: str) -> dict[TopicPartition, int]:
         if topic not in self._parts:
-            self._parts[topic] = await _partitions(self._bootstrap, topic)
+            self._parts[topic] = await topic_partitions(self._bootstrap, topic)
         return dict(await self._consumer.end_offsets(self._parts[topic]))
 
     async def total(self, topic: str) -> int:

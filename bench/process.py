@@ -56,7 +56,7 @@ from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from common import BenchEnvironment, bench_environment, progress
 from cpu_share import CpuShare, snapshot
 from faust_floor import MODES
-from kafka_offsets import EndOffsets, output_timestamps, start_group_at_end
+from kafka_offsets import EndOffsets, output_timestamps
 from process_report import (
     print_floor,
     print_latency,
@@ -70,7 +70,6 @@ from worker import (
     WorkerSetup,
     changelog_bytes,
     log_problems,
-    log_tail,
     py_spy,
     rss_bytes,
     running_worker,
@@ -78,6 +77,8 @@ from worker import (
     worker_setup,
 )
 
+from headwater.stack.process import log_tail
+from headwater.topics import commit_group_at_end
 from schemas import topics
 
 __all__ = ["Drain", "Floor", "Latency", "main"]
@@ -152,7 +153,9 @@ def _fail(what: str, setup: WorkerSetup) -> SystemExit:
     """Fail the benchmark with the worker's log, kept past the cleanup of the data folder."""
     kept = Path(tempfile.gettempdir()) / f"{setup.app_id}.log"
     shutil.copyfile(setup.log, kept)
-    return SystemExit(f"{what}\n--- last lines of the worker's log ({kept}) ---\n{log_tail(kept)}")
+    return SystemExit(
+        f"{what}\n--- last lines of the worker's log ({kept}) ---\n{log_tail(kept, 40)}"
+    )
 
 
 async def _wait_outputs(
@@ -187,7 +190,7 @@ async def drain(
     """Produce `events` records, then time one fresh worker through them."""
     bootstrap, broker = bench.env["KAFKA_BOOTSTRAP"], bench.service_pids.get("kafka")
     setup = worker_setup(bench.env, root, f"run{run}")
-    await start_group_at_end(bootstrap, setup.app_id, topics.RAW)
+    await commit_group_at_end(bootstrap, setup.app_id, topics.RAW)
     async with EndOffsets(bootstrap) as ends:
         partitions = len(await ends.of(topics.RAW))
         load = workload(f"bench-{setup.app_id}", events, partitions, seed=run)
@@ -227,7 +230,7 @@ async def latency(bench: BenchEnvironment, root: Path, rate: float, seconds: flo
     """Paced records through a caught-up worker; each output's delay after its raw record."""
     bootstrap, broker = bench.env["KAFKA_BOOTSTRAP"], bench.service_pids.get("kafka")
     setup = worker_setup(bench.env, root, "latency")
-    await start_group_at_end(bootstrap, setup.app_id, topics.RAW)
+    await commit_group_at_end(bootstrap, setup.app_id, topics.RAW)
     async with EndOffsets(bootstrap) as ends:
         partitions = len(await ends.of(topics.RAW))
         warm = workload(f"bench-{setup.app_id}-warm", int(rate * WARMUP_S), partitions, seed=90)

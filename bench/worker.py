@@ -16,12 +16,13 @@ from pathlib import Path
 
 import orjson
 
+from headwater.stack.process import stop_child
+
 __all__ = [
     "StateSize",
     "WorkerSetup",
     "changelog_bytes",
     "log_problems",
-    "log_tail",
     "py_spy",
     "rss_bytes",
     "running_worker",
@@ -70,18 +71,7 @@ def running_worker(setup: WorkerSetup) -> Iterator[subprocess.Popen[bytes]]:
         try:
             yield process
         finally:
-            stop(process)
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = STOP_TIMEOUT_S) -> int:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
+            stop_child(process, STOP_TIMEOUT_S)
 
 
 def rss_bytes(pid: int) -> int:
@@ -127,13 +117,6 @@ def changelog_bytes(kafka_home: Path, app_id: str, table: str) -> int:
     files are preallocated)."""
     pattern = f"{app_id}-{table}-changelog-*/*.log"
     return sum(path.stat().st_size for path in (kafka_home / "data").glob(pattern))
-
-
-def log_tail(path: Path, lines: int = 40) -> str:
-    try:
-        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
-    except OSError:
-        return "(no log)"
 
 
 def log_problems(path: Path) -> Counter[str]:

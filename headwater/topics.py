@@ -6,6 +6,7 @@ ignores missing topics at subscription), so every component ensures the topics a
 
 import asyncio
 
+from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
@@ -13,7 +14,7 @@ from headwater.errors import KafkaUnreachable, TopicCreationFailed
 from headwater.settings import KafkaSettings
 from schemas import topics
 
-__all__ = ["ensure_topics"]
+__all__ = ["commit_group_at_end", "ensure_topics", "topic_partitions"]
 
 _TOPIC_ALREADY_EXISTS = 36
 _COMPACT = {"cleanup.policy": "compact"}
@@ -62,3 +63,29 @@ async def _create_missing(kafka: KafkaSettings) -> None:
     ]
     if failed:
         raise TopicCreationFailed("Kafka refused to create topics: " + "; ".join(failed))
+
+
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    """Every partition of `topic`, in order, as the broker describes it now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+
+
+async def commit_group_at_end(bootstrap_servers: str, group: str, *names: str) -> None:
+    """Commit the current end of every partition of the named topics for `group`, so a consumer
+    group new to them reads only what is produced from now on."""
+    partitions = [tp for name in names for tp in await topic_partitions(bootstrap_servers, name)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()

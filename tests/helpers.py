@@ -11,12 +11,12 @@ from pathlib import Path
 from typing import TypeVar
 from urllib.error import URLError
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
 from headwater.settings import KafkaSettings
-from headwater.topics import ensure_topics
+from headwater.stack.process import stop_child as stop
+from headwater.topics import commit_group_at_end, ensure_topics
 
 __all__ = [
     "children_of",
@@ -79,23 +79,7 @@ def start_group_at_end(bootstrap: str, group: str, topic: str) -> None:
 
     async def commit() -> None:
         await ensure_topics(KafkaSettings(bootstrap=bootstrap))
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-        )
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            [described] = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
-        await consumer.start()
-        try:
-            consumer.assign(partitions)
-            ends = await consumer.end_offsets(partitions)
-            await consumer.commit({tp: end for tp, end in ends.items()})
-        finally:
-            await consumer.stop()
+        await commit_group_at_end(bootstrap, group, topic)
 
     asyncio.run(commit())
 
@@ -149,17 +133,6 @@ def run_headwater(*args: str, env: dict[str, str]) -> str:
     )
     assert done.returncode == 0, done.stderr
     return done.stdout
-
-
-def stop(process: subprocess.Popen[bytes], timeout: float = 30.0) -> int:
-    if process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    return process.returncode
 
 
 def children_of(pid: int) -> list[int]:

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from headwater.errors import ServiceFailed
 
-__all__ = ["ManagedProcess", "log_tail", "pid_alive"]
+__all__ = ["ManagedProcess", "log_tail", "pid_alive", "stop_child"]
 
 
 def pid_alive(pid: int) -> bool:
@@ -33,6 +33,18 @@ def log_tail(path: Path, lines: int = 30) -> str:
     if not path.exists():
         return "(no log)"
     return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+
+
+def stop_child(process: "subprocess.Popen[bytes]", timeout: float = 30.0) -> int:
+    """Stop a child this process started: SIGTERM, then SIGKILL after `timeout`; its exit code."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    return process.returncode
 
 
 @dataclass(frozen=True)

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx2
 import pytest
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka import AIOKafkaConsumer
 
 from headwater.keys import create_key
 from headwater.projects import ProjectFile, save_projects
+from headwater.topics import topic_partitions
 from tests.conftest import free_port
 from tests.helpers import environment, eventually, headwater, http_ok, stop
 
@@ -91,13 +91,7 @@ def topic_size(bootstrap: str, topic: str) -> int:
     """How many records `topic` holds: the sum of its partitions' end offsets."""
 
     async def size() -> int:
-        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-        await admin.start()
-        try:
-            [described] = await admin.describe_topics([topic])
-        finally:
-            await admin.close()
-        partitions = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        partitions = await topic_partitions(bootstrap, topic)
         consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
         await consumer.start()
         try:

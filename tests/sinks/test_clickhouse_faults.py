@@ -12,11 +12,12 @@ from pathlib import Path
 
 import clickhouse_connect
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
 from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from headwater.stack import Stack
+from headwater.topics import topic_partitions
 from schemas import topics
 from schemas.event import encode
 from sinks.clickhouse import connect
@@ -59,13 +60,10 @@ def committed_everything(bootstrap: str, group: str) -> bool:
     """The group has committed up to the end of every partition of the events topic."""
 
     async def check() -> bool:
+        partitions = await topic_partitions(bootstrap, topics.EVENTS)
         admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
         await admin.start()
         try:
-            [described] = await admin.describe_topics([topics.EVENTS])
-            partitions = [
-                TopicPartition(topics.EVENTS, p["partition"]) for p in described["partitions"]
-            ]
             committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
         finally:
             await admin.close()
