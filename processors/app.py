@@ -153,17 +153,17 @@ def create_app(
         identity = event_identity(event)
         if seen.is_duplicate(identity, event, message.offset):
             return None
-        if entries.names_an_entry(event):
-            event = await _with_entry(event, message.partition)
+        if (entry_key := event.names_entry()) is not None:
+            event = await _with_entry(event, entry_key, message.partition)
         output = encode(split_metrics(links.resolve(event)))
         seen.remember(identity, event, message.offset)
         sweeper.advance(message.partition, event)
         return output
 
-    async def _with_entry(event: Event, partition: int) -> Event:
+    async def _with_entry(event: Event, entry_key: bytes, partition: int) -> Event:
         """Resolve the event's entry, first waiting out entries this worker has not read yet."""
         deadline = asyncio.get_running_loop().time() + settings.entry_wait_ms / 1000
-        while (entry := entries.find(event)) is None and _entries_behind(partition):
+        while (entry := entries.find(entry_key)) is None and _entries_behind(partition):
             if asyncio.get_running_loop().time() >= deadline:
                 break
             await asyncio.sleep(_ENTRY_POLL_S)

@@ -10,8 +10,7 @@ and the same worker.
 
 from collections.abc import MutableMapping
 
-from schemas.entry import Entry, entry_key
-from schemas.event import Event
+from schemas.entry import Entry
 
 __all__ = ["EntryIndex"]
 
@@ -29,17 +28,7 @@ class EntryIndex:
         else:
             self._table[key] = value
 
-    @staticmethod
-    def names_an_entry(event: Event) -> bool:
-        return bool(event.embeddable_id and event.identifier_key) and (
-            event.identifier_value is not None
-        )
-
-    def find(self, event: Event) -> Entry | None:
-        """The entry the event names, if it exists."""
-        assert event.embeddable_id and event.identifier_key and event.identifier_value is not None
-        key = entry_key(
-            event.project_id, event.embeddable_id, event.identifier_key, event.identifier_value
-        )
+    def find(self, key: bytes) -> Entry | None:
+        """The entry of this key (`Event.names_entry()`), if it exists."""
         stored = self._table.get(key)
         return None if stored is None else Entry.model_validate_json(stored)

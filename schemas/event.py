@@ -84,15 +84,21 @@ class Event(BaseModel):
         default_factory=UserDataUpdate, description="Person property updates."
     )
 
+    def names_entry(self) -> bytes | None:
+        """The key of the Embeddables entry this event names (`entry_key`), if it names one."""
+        if self.embeddable_id and self.identifier_key and self.identifier_value is not None:
+            return entry_key(
+                self.project_id, self.embeddable_id, self.identifier_key, self.identifier_value
+            )
+        return None
+
     def kafka_key(self) -> bytes:
         """Partition key, so that the processors' state is co-partitioned with the events that
         read it: an Embeddables event goes with its entry (the same key as on the entries topic),
         and an anonymous visitor's events go with their identify call (the anonymous id before
         the user id), so the link is on the partition of the events it resolves."""
-        if self.embeddable_id and self.identifier_key and self.identifier_value is not None:
-            return entry_key(
-                self.project_id, self.embeddable_id, self.identifier_key, self.identifier_value
-            )
+        if (entry := self.names_entry()) is not None:
+            return entry
         person = (
             self.anonymous_id
             or self.user_id
