@@ -3,10 +3,12 @@
     uvicorn --factory gateway.asgi:app_from_env
     granian --interface asgi --factory gateway.asgi:app_from_env
 
-Settings come from the environment (`HEADWATER_*`), read once, here.
+Settings come from the environment (`HEADWATER_*`), read once, here. Behind a load balancer, the
+client's address comes from X-Forwarded-For when the connection is from a trusted proxy.
 """
 
-from starlette.applications import Starlette
+from starlette.types import ASGIApp
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.app import create_app
 from gateway.settings import GatewaySettings
@@ -17,7 +19,10 @@ from headwater.settings import HeadwaterSettings, KafkaSettings
 __all__ = ["app_from_env"]
 
 
-def app_from_env() -> Starlette:
-    settings = HeadwaterSettings()
+def app_from_env() -> ASGIApp:
+    settings, gateway = HeadwaterSettings(), GatewaySettings()
     configure_logging(settings.log_level)
-    return create_app(GatewaySettings(), KafkaSettings(), ProjectSource.from_settings(settings))
+    app = create_app(gateway, KafkaSettings(), ProjectSource.from_settings(settings))
+    if not gateway.trusted_proxies:
+        return app
+    return ProxyHeadersMiddleware(app, trusted_hosts=gateway.trusted_proxies)  # type: ignore[arg-type]

@@ -15,6 +15,12 @@ class GatewaySettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Listen address; 0.0.0.0 to accept remote clients.")
     port: int = Field(8080, description="Listen port.")
+    trusted_proxies: str = Field(
+        "",
+        description="Proxies in front of the gateway whose X-Forwarded-For names the client: "
+        "comma-separated IPs or CIDRs, * for any. Empty: the connecting address is the client "
+        "(the Vemetric visitor hash uses it, so set this behind a load balancer).",
+    )
     workers: int = Field(
         1, ge=1, description="Gateway worker processes (one per core is a good start)."
     )

@@ -75,6 +75,7 @@ def gateway(
             "HEADWATER_GATEWAY_PORT": str(port),
             "HEADWATER_GATEWAY_MAX_BODY_BYTES": str(256 * 1024),
             "HEADWATER_GATEWAY_PROJECTS_RELOAD_S": "0.2",
+            "HEADWATER_GATEWAY_TRUSTED_PROXIES": "127.0.0.1",  # the tests play the load balancer
             "HEADWATER_LOG_LEVEL": "INFO",
         }
     )

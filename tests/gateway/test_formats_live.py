@@ -59,6 +59,25 @@ def test_vemetric_identify_is_202_and_update_is_200(
     assert read_event(kafka_bootstrap, user).name in ("$identify", "$update_user")
 
 
+def test_vemetric_visitors_behind_a_trusted_proxy_are_told_apart_by_x_forwarded_for(
+    gateway: RunningGateway, kafka_bootstrap: str
+) -> None:
+    """Behind a load balancer every connection comes from it: the anonymous visitor hash must use
+    the client address the proxy forwards, or all visitors with one user agent become one."""
+    anonymous_ids = []
+    with gateway.client() as client:
+        for client_ip in ("203.0.113.7", "203.0.113.8", "203.0.113.7"):
+            marker = unique()
+            body = vemetric(gateway, "pageview", url=f"https://example.com/{marker}")
+            body.pop("identifier", None)
+            body.pop("displayName", None)
+            response = client.post("/e", json=body, headers={"X-Forwarded-For": client_ip})
+            assert response.status_code == 200
+            anonymous_ids.append(read_event(kafka_bootstrap, marker).anonymous_id)
+    first, other, first_again = anonymous_ids
+    assert first == first_again != other
+
+
 def test_vemetric_seed_missing_name_is_400_invalid(gateway: RunningGateway) -> None:
     with gateway.client() as client:
         response = client.post("/e", json={"projectToken": "proj_123"})
