@@ -184,6 +184,24 @@ def migrate() -> None:
     click.echo("applied: " + ", ".join(applied) if applied else "up to date")
 
 
+@cli.command()
+def topics() -> None:
+    """Create Headwater's missing topics (partitions and replicas from HEADWATER_KAFKA_*).
+
+    Every component also does this at start; run it first where the topics should exist before
+    anything runs (compose's init service). The processors create their own changelogs."""
+    from headwater.topics import ensure_topics
+
+    kafka = KafkaSettings()
+    created = asyncio.run(ensure_topics(kafka, timeout=120.0))
+    click.echo(
+        f"created {', '.join(created)} ({kafka.partitions} partitions, "
+        f"replication factor {kafka.replication_factor})"
+        if created
+        else "every topic exists"
+    )
+
+
 @cli.group()
 def dlq() -> None:
     """Dead letters: what could not be processed or stored, and putting it back after a fix."""
@@ -252,7 +270,7 @@ def _projects_file() -> "Path":
     settings = HeadwaterSettings()
     if settings.projects is not None:
         raise HeadwaterError("projects come from HEADWATER_PROJECTS here; edit that instead")
-    return settings.projects_file
+    return settings.projects_path
 
 
 @keys.command("create")

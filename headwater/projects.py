@@ -127,7 +127,7 @@ class ProjectSource:
     def from_settings(cls, settings: HeadwaterSettings) -> "ProjectSource":
         if settings.projects is not None:
             return cls(None, settings.projects)
-        return cls(settings.projects_file)
+        return cls(settings.projects_path)
 
     @classmethod
     def of(cls, projects: list[Project]) -> "ProjectSource":
@@ -216,7 +216,7 @@ def ensure_dev_project(settings: HeadwaterSettings) -> tuple[DevCredentials | No
     Returns its credentials (None when the folder has projects but no dev credentials file) and
     whether they were created by this call.
     """
-    projects_file, credentials_file = settings.projects_file, settings.credentials_file
+    projects_file, credentials_file = settings.projects_path, settings.credentials_file
     if projects_file.exists():
         if credentials_file.exists():
             return DevCredentials.from_env(credentials_file.read_text()), False

@@ -40,10 +40,15 @@ class HeadwaterSettings(BaseSettings):
         description="Projects and their hashed keys as JSON (the shape of projects.json); "
         "when set, the projects file is not read. `headwater keys` writes that file.",
     )
+    projects_file: Path | None = Field(
+        None,
+        description="The projects file, reloaded when it changes; unset: projects.json in the "
+        "data folder. In Kubernetes, a file of a mounted Secret (keys rotate without restarts).",
+    )
 
     @property
-    def projects_file(self) -> Path:
-        return self.data_dir / "projects.json"
+    def projects_path(self) -> Path:
+        return self.projects_file or self.data_dir / "projects.json"
 
     @property
     def sink_holder_file(self) -> Path:

@@ -20,8 +20,9 @@ _TOPIC_ALREADY_EXISTS = 36
 _COMPACT = {"cleanup.policy": "compact"}
 
 
-async def ensure_topics(kafka: KafkaSettings, timeout: float = 30.0) -> None:
-    """Create any missing Headwater topic, retrying until `timeout` while Kafka is unreachable."""
+async def ensure_topics(kafka: KafkaSettings, timeout: float = 30.0) -> list[str]:
+    """Create any missing Headwater topic, retrying until `timeout` while Kafka is unreachable;
+    return the topics created now."""
     loop = asyncio.get_running_loop()
     deadline = loop.time() + timeout
     while True:
@@ -35,14 +36,14 @@ async def ensure_topics(kafka: KafkaSettings, timeout: float = 30.0) -> None:
             await asyncio.sleep(0.5)
 
 
-async def _create_missing(kafka: KafkaSettings) -> None:
+async def _create_missing(kafka: KafkaSettings) -> list[str]:
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka.bootstrap_servers)
     try:
         await admin.start()
         existing = set(await admin.list_topics())
         missing = [name for name in topics.ALL if name not in existing]
         if not missing:
-            return
+            return []
         response = await admin.create_topics(
             [
                 NewTopic(
@@ -63,6 +64,7 @@ async def _create_missing(kafka: KafkaSettings) -> None:
     ]
     if failed:
         raise TopicCreationFailed("Kafka refused to create topics: " + "; ".join(failed))
+    return missing
 
 
 async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:

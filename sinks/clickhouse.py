@@ -23,6 +23,7 @@ from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
 from headwater.settings import ClickHouseSettings
+from headwater.stack.clickhouse import require_engine
 from schemas import topics
 from schemas.entry import Entry
 from schemas.event import Event, decode
@@ -108,6 +109,7 @@ def _insert_json(client: Client, table: str, block: bytes, token: str) -> None:
 def connect(settings: ClickHouseSettings, data_dir: Path) -> Client:
     """A client for the configured ClickHouse: the embedded engine or a server over HTTP."""
     if settings.embedded:
+        require_engine()
         path = data_dir.resolve() / "clickhouse"
         path.mkdir(parents=True, exist_ok=True)
         return clickhouse_connect.get_client(interface="chdb", path=str(path))
