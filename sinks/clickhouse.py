@@ -83,9 +83,14 @@ def _reason(exc: BaseException) -> str:
 
 
 def _dedup_settings(token: str) -> dict[str, Any]:
+    """Each batch is one synchronous insert whose token makes its retry a no-op, views included.
+    ClickHouse 26.x turns `async_insert` on by default: the server would then merge our batches
+    with other inserts in its own buffer, where a token no longer names one block."""
     return {
         "insert_deduplication_token": token,
+        "insert_deduplicate": 1,
         "deduplicate_blocks_in_dependent_materialized_views": 1,
+        "async_insert": 0,
     }
 
 
