@@ -110,6 +110,13 @@ class ClickHouseSettings(BaseSettings):
         18124, description="Native TCP port of the local ClickHouse server (required, unused)."
     )
     database: str = Field("default", description="Database that holds Headwater's tables.")
+    cluster: str | None = Field(
+        None,
+        description="A sharded, replicated ClickHouse: the cluster's name in the servers' "
+        "remote_servers. Migrations then create every table ON CLUSTER as Replicated*MergeTree, "
+        "with a Distributed `<table>_all` to query it whole, and the sink writes each Kafka "
+        "partition to one shard. Unset: one server, plain tables.",
+    )
     username: str = Field("default", description="User for a ClickHouse server.")
     password: SecretStr = Field(SecretStr(""), description="Password for a ClickHouse server.")
 

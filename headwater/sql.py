@@ -39,7 +39,7 @@ def run_migrations(settings: HeadwaterSettings, clickhouse: ClickHouseSettings) 
         )
     client = connect(clickhouse, settings.data_dir)
     try:
-        return [f"{m.version:04d}_{m.name}" for m in migrate(client)]
+        return [f"{m.version:04d}_{m.name}" for m in migrate(client, clickhouse.cluster)]
     finally:
         client.close()
 

@@ -95,15 +95,19 @@ def _dedup_settings(token: str) -> dict[str, Any]:
 
 
 def _insert(
-    client: Client, table: str, columns: tuple[str, ...], rows: list[list[Any]], token: str
+    client: Client,
+    table: str,
+    columns: tuple[str, ...],
+    rows: list[list[Any]],
+    settings: dict[str, Any],
 ) -> None:
-    client.insert(table, rows, column_names=columns, settings=_dedup_settings(token))
+    client.insert(table, rows, column_names=columns, settings=settings)
 
 
-def _insert_json(client: Client, table: str, block: bytes, token: str) -> None:
+def _insert_json(client: Client, table: str, block: bytes, settings: dict[str, Any]) -> None:
     """Rows as JSON lines, parsed by ClickHouse: fields by name, unknown ones skipped, omitted
     ones from the column defaults (`person_id`)."""
-    settings = _dedup_settings(token) | {
+    settings = settings | {
         "input_format_skip_unknown_fields": 1,
         "input_format_defaults_for_omitted_fields": 1,
         "date_time_input_format": "best_effort",
@@ -112,18 +116,41 @@ def _insert_json(client: Client, table: str, block: bytes, token: str) -> None:
 
 
 def connect(settings: ClickHouseSettings, data_dir: Path) -> Client:
-    """A client for the configured ClickHouse: the embedded engine or a server over HTTP."""
+    """A client for the configured ClickHouse: the embedded engine or a server over HTTP.
+
+    On a cluster, the database is created on every node first (it is where migrations go)."""
     if settings.embedded:
         require_engine()
         path = data_dir.resolve() / "clickhouse"
         path.mkdir(parents=True, exist_ok=True)
         return clickhouse_connect.get_client(interface="chdb", path=str(path))
+    if settings.cluster:
+        with _server_client(settings, "default") as client:
+            client.command(
+                f"CREATE DATABASE IF NOT EXISTS `{settings.database}` "
+                f"ON CLUSTER '{settings.cluster}'"
+            )
+    return _server_client(settings, settings.database)
+
+
+def _server_client(settings: ClickHouseSettings, database: str) -> Client:
     return clickhouse_connect.get_client(
         dsn=settings.server_url,
         username=settings.username,
         password=settings.password.get_secret_value(),
-        database=settings.database,
+        database=database,
     )
+
+
+def shard_count(client: Client, cluster: str) -> int:
+    """How many shards `cluster` has, as the server connected to defines it."""
+    shards = client.query(
+        "SELECT max(shard_num) FROM system.clusters WHERE cluster = {cluster:String}",
+        parameters={"cluster": cluster},
+    ).result_rows[0][0]
+    if not shards:
+        raise SinkWriteFailed(f"ClickHouse defines no cluster named {cluster!r}")
+    return int(shards)
 
 
 def pretty_query(client: Client, sql: str) -> str:
@@ -158,7 +185,12 @@ def entry_rows(changes: list[EntryChange]) -> list[list[Any]]:
 
 
 class ClickHouseSink(BatchingSink):
-    """Writes each partition's batch as one columnar insert."""
+    """Writes each partition's batch as one columnar insert.
+
+    On a cluster, each batch goes through the table's Distributed `_all` table to the one shard
+    its Kafka partition maps to (`insert_shard_id`), synchronously: a retried batch then reaches
+    the shard, and the deduplication log, that saw it first, and all events of one key (a person)
+    share a shard. Changing the shard count remaps partitions: stop the sinks first."""
 
     def __init__(
         self, settings: ClickHouseSettings, data_dir: Path, max_rows: int, max_age_s: float
@@ -168,11 +200,14 @@ class ClickHouseSink(BatchingSink):
         self._data_dir = data_dir
         self._thread: ThreadPoolExecutor | None = None
         self._client: Client | None = None
+        self._shards = 1
 
     async def setup(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client = await self._call(connect, self._settings, self._data_dir)
-        await self._call(migrate, self._client)
+        await self._call(migrate, self._client, self._settings.cluster)
+        if self._settings.cluster:
+            self._shards = await self._call(shard_count, self._client, self._settings.cluster)
 
     async def close(self) -> None:
         if self._client is not None:
@@ -193,10 +228,10 @@ class ClickHouseSink(BatchingSink):
     async def write(self, batch: Batch) -> list[RejectedRow]:
         try:
             if batch.topic == topics.ENTRIES:
-                await self._insert("entries", ENTRY_COLUMNS, entry_rows(batch.rows), batch.token)
+                await self._insert("entries", ENTRY_COLUMNS, entry_rows(batch.rows), batch)
                 return []
             if batch.topic == topics.BOTS:
-                await self._insert("bot_events", BOT_COLUMNS, bot_rows(batch.rows), batch.token)
+                await self._insert("bot_events", BOT_COLUMNS, bot_rows(batch.rows), batch)
                 return []
             return await self._write_events(batch)
         except Exception as exc:  # the two interfaces raise various types
@@ -219,7 +254,11 @@ class ClickHouseSink(BatchingSink):
         token = f"{batch.topic}:{batch.partition}:{sources[0].offset}-{sources[-1].offset}"
         try:
             await self._call(
-                _insert_json, self._require_client(), "events", b"\n".join(lines), token
+                _insert_json,
+                self._require_client(),
+                self._table("events"),
+                b"\n".join(lines),
+                self._write_settings(batch.partition, token),
             )
             return []
         except Exception as exc:
@@ -233,10 +272,25 @@ class ClickHouseSink(BatchingSink):
         ) + await self._insert_isolating(batch, lines[middle:], sources[middle:])
 
     async def _insert(
-        self, table: str, columns: tuple[str, ...], rows: list[list[Any]], token: str
+        self, table: str, columns: tuple[str, ...], rows: list[list[Any]], batch: Batch
     ) -> None:
         if rows:
-            await self._call(_insert, self._require_client(), table, columns, rows, token)
+            settings = self._write_settings(batch.partition, batch.token)
+            await self._call(
+                _insert, self._require_client(), self._table(table), columns, rows, settings
+            )
+
+    def _table(self, table: str) -> str:
+        return f"{table}_all" if self._settings.cluster else table
+
+    def _write_settings(self, partition: int, token: str) -> dict[str, Any]:
+        settings = _dedup_settings(token)
+        if self._settings.cluster:
+            settings |= {
+                "insert_shard_id": partition % self._shards + 1,
+                "distributed_foreground_insert": 1,
+            }
+        return settings
 
     async def pretty_query(self, sql: str) -> str:
         return await self._call(pretty_query, self._require_client(), sql)

@@ -4,6 +4,14 @@ Applied versions are recorded in `schema_migrations` with a checksum of their te
 `migrate` again (on every sink start, or `headwater migrate`) applies only what is new, and an
 already-applied migration that was edited afterwards is refused rather than silently skipped.
 A file may hold several statements, each ending with `;` at the end of a line.
+
+On a sharded, replicated ClickHouse (`HEADWATER_CLICKHOUSE_CLUSTER`) the same files apply through
+`on_cluster`: every DDL statement runs ON CLUSTER, each `*MergeTree` becomes its `Replicated*`
+variant (Keeper paths from the server's defaults: `/clickhouse/tables/{uuid}/{shard}`, `{replica}`),
+and each table and view gets a Distributed `<name>_all` over the cluster. Materialized views stay
+per shard, feeding the tables beside them. Data statements (`INSERT ... SELECT`) run only on the
+shard migrate is connected to: a migration that rewrites data must read and write `_all` tables
+to cover a cluster.
 """
 
 import hashlib
@@ -15,11 +23,23 @@ from clickhouse_connect.driver.client import Client
 
 from headwater.errors import HeadwaterError
 
-__all__ = ["Migration", "MigrationChanged", "load_migrations", "migrate", "statements"]
+__all__ = [
+    "Migration",
+    "MigrationChanged",
+    "load_migrations",
+    "migrate",
+    "on_cluster",
+    "statements",
+]
 
 MIGRATIONS_TABLE = "schema_migrations"
 _FILE_NAME = re.compile(r"(\d{4})_(\w+)\.sql")
 _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
+_CREATE = re.compile(r"^CREATE (TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
+_LEADING_COMMENTS = re.compile(r"^(?:[ \t]*(?:--[^\n]*)?\n)+")
+_DROP = re.compile(r"^DROP (TABLE|VIEW) IF EXISTS (\w+)")
+_ENGINE = re.compile(r"\bENGINE = (?!Replicated)(\w*MergeTree)\b")
+_LOCAL_WINDOW = re.compile(r"\bnon_replicated_deduplication_window\b")
 _CREATE_TABLE = f"""
 CREATE TABLE IF NOT EXISTS {MIGRATIONS_TABLE}
 (
@@ -64,13 +84,44 @@ def statements(sql: str) -> list[str]:
     ]
 
 
-def migrate(client: Client) -> list[Migration]:
-    """Apply every migration not yet recorded; return those applied now."""
-    client.command(_CREATE_TABLE)
+def on_cluster(statement: str, cluster: str | None) -> list[str]:
+    """The statements that apply `statement` to `cluster` (itself alone without a cluster)."""
+    if cluster is None:
+        return [statement]
+    where = f"ON CLUSTER '{cluster}'"
+    statement = _LEADING_COMMENTS.sub("", statement)
+    if drop := _DROP.match(statement):
+        return [
+            f"DROP TABLE IF EXISTS {drop[2]}_all {where} SYNC",
+            f"{drop[0]} {where} SYNC{statement[drop.end() :]}",
+        ]
+    create = _CREATE.match(statement)
+    if create is None:
+        return [statement]
+    kind, name = create.groups()
+    body = _ENGINE.sub(r"ENGINE = Replicated\1", statement[create.end() :])
+    body = _LOCAL_WINDOW.sub("replicated_deduplication_window", body)  # kept in Keeper
+    rendered = [f"{create[0]} {where}{body}"]
+    if kind != "MATERIALIZED VIEW":
+        rendered.append(
+            f"CREATE TABLE IF NOT EXISTS {name}_all {where} AS {name} "
+            f"ENGINE = Distributed('{cluster}', currentDatabase(), {name}, rand())"
+        )
+    return rendered
+
+
+def migrate(client: Client, cluster: str | None = None) -> list[Migration]:
+    """Apply every migration not yet recorded; return those applied now.
+
+    On a cluster, the record of applied migrations is read and written through its Distributed
+    table, so whichever shard migrate connects to sees the same history."""
+    for statement in on_cluster(_CREATE_TABLE.strip(), cluster):
+        client.command(statement)
+    record = f"{MIGRATIONS_TABLE}_all" if cluster else MIGRATIONS_TABLE
     applied = {
         int(version): checksum
         for version, checksum in client.query(
-            f"SELECT version, argMax(checksum, applied_at) FROM {MIGRATIONS_TABLE} GROUP BY version"
+            f"SELECT version, argMax(checksum, applied_at) FROM {record} GROUP BY version"
         ).result_rows
     }
     done = []
@@ -83,11 +134,13 @@ def migrate(client: Client) -> list[Migration]:
                 )
             continue
         for statement in statements(migration.sql):
-            client.command(statement)
+            for rendered in on_cluster(statement, cluster):
+                client.command(rendered)
         client.insert(
-            MIGRATIONS_TABLE,
+            record,
             [[migration.version, migration.name, migration.checksum]],
             column_names=["version", "name", "checksum"],
+            settings={"distributed_foreground_insert": 1} if cluster else None,
         )
         done.append(migration)
     return done

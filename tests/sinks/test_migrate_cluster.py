@@ -1,0 +1,65 @@
+"""The migrations as a sharded, replicated ClickHouse gets them (`on_cluster`).
+
+No ClickHouse cluster (Keeper, several servers) runs in the test suite: the rendering is checked
+here, and every rendered statement is parsed by the session's real ClickHouse server."""
+
+import clickhouse_connect
+import pytest
+from clickhouse_connect.driver.exceptions import DatabaseError
+
+from sinks.migrate import _CREATE_TABLE, load_migrations, on_cluster, statements
+
+EVERY_STATEMENT = [_CREATE_TABLE.strip()] + [
+    statement for migration in load_migrations() for statement in statements(migration.sql)
+]
+
+
+def rendered(cluster: str | None) -> list[str]:
+    return [part for statement in EVERY_STATEMENT for part in on_cluster(statement, cluster)]
+
+
+def test_without_a_cluster_statements_are_unchanged() -> None:
+    assert rendered(None) == EVERY_STATEMENT
+
+
+def test_every_table_is_replicated_and_every_ddl_runs_on_the_cluster() -> None:
+    for statement in rendered("hw"):
+        if statement.startswith(("CREATE", "DROP")):
+            assert " ON CLUSTER 'hw'" in statement.splitlines()[0], statement
+        if "MergeTree" in statement:
+            assert "ENGINE = Replicated" in statement, statement
+            assert "non_replicated_deduplication_window" not in statement
+
+
+def test_tables_and_views_get_a_distributed_all_table_and_materialized_views_do_not() -> None:
+    distributed = {s.split()[5] for s in rendered("hw") if "ENGINE = Distributed('hw'" in s}
+    assert {"events_all", "events_daily_all", "persons_all", "events_resolved_all"} <= distributed
+    assert {"schema_migrations_all", "entries_all", "bot_events_all"} <= distributed
+    assert not any(name.endswith("_mv_all") for name in distributed)
+
+
+def test_a_dropped_table_takes_its_distributed_table_with_it() -> None:
+    [drop_all, drop] = on_cluster("DROP VIEW IF EXISTS events_resolved", "hw")
+    assert drop_all == "DROP TABLE IF EXISTS events_resolved_all ON CLUSTER 'hw' SYNC"
+    assert drop == "DROP VIEW IF EXISTS events_resolved ON CLUSTER 'hw' SYNC"
+
+
+def test_data_statements_are_left_to_the_connected_shard() -> None:
+    insert = "INSERT INTO identity_links SELECT * FROM events"
+    assert on_cluster(insert, "hw") == [insert]
+
+
+@pytest.mark.integration
+def test_clickhouse_parses_every_rendered_statement(clickhouse_url: str) -> None:
+    client = clickhouse_connect.get_client(dsn=clickhouse_url)
+
+    def parse(statement: str) -> None:
+        client.query("SELECT formatQuery({q:String})", parameters={"q": statement})
+
+    try:
+        for statement in rendered("hw"):
+            parse(statement)
+        with pytest.raises(DatabaseError, match="SYNTAX_ERROR"):
+            parse("CREATE TABLE t ON CLUSTER 'hw' IF NOT EXISTS (a Int8) ENGINE = Memory")
+    finally:
+        client.close()
