@@ -25,4 +25,6 @@ def app_from_env() -> ASGIApp:
     app = create_app(gateway, KafkaSettings(), ProjectSource.from_settings(settings))
     if not gateway.trusted_proxies:
         return app
-    return ProxyHeadersMiddleware(app, trusted_hosts=gateway.trusted_proxies)  # type: ignore[arg-type]
+    # uvicorn types ASGI more narrowly than starlette; both are ASGI 3.
+    proxied = ProxyHeadersMiddleware(app, trusted_hosts=gateway.trusted_proxies)  # type: ignore[arg-type]
+    return proxied  # type: ignore[return-value]
