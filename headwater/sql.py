@@ -13,7 +13,7 @@ import orjson
 from headwater.errors import HeadwaterError, QueryFailed
 from headwater.settings import ClickHouseSettings, HeadwaterSettings
 from headwater.stack.process import pid_alive
-from sinks.clickhouse import connect, pretty_query
+from sinks.clickhouse import connect, connect_to_migrate, pretty_query
 from sinks.migrate import migrate
 
 __all__ = ["run_migrations", "run_sql"]
@@ -37,7 +37,7 @@ def run_migrations(settings: HeadwaterSettings, clickhouse: ClickHouseSettings) 
         raise HeadwaterError(
             f"the sink at {sink_url} holds the embedded store and migrated it when it started"
         )
-    client = connect(clickhouse, settings.data_dir)
+    client = connect_to_migrate(clickhouse, settings.data_dir)
     try:
         return [f"{m.version:04d}_{m.name}" for m in migrate(client, clickhouse.cluster)]
     finally:

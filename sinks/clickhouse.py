@@ -31,7 +31,14 @@ from sinks.base import Batch, BatchingSink, RejectedRow, Source
 from sinks.errors import SinkWriteFailed
 from sinks.migrate import migrate
 
-__all__ = ["ClickHouseSink", "EntryChange", "connect", "pretty_query"]
+__all__ = [
+    "ClickHouseSink",
+    "EntryChange",
+    "connect",
+    "connect_to_migrate",
+    "pretty_query",
+    "shard_count",
+]
 
 T = TypeVar("T")
 
@@ -116,21 +123,25 @@ def _insert_json(client: Client, table: str, block: bytes, settings: dict[str, A
 
 
 def connect(settings: ClickHouseSettings, data_dir: Path) -> Client:
-    """A client for the configured ClickHouse: the embedded engine or a server over HTTP.
-
-    On a cluster, the database is created on every node first (it is where migrations go)."""
+    """A client for the configured ClickHouse: the embedded engine or a server over HTTP."""
     if settings.embedded:
         require_engine()
         path = data_dir.resolve() / "clickhouse"
         path.mkdir(parents=True, exist_ok=True)
         return clickhouse_connect.get_client(interface="chdb", path=str(path))
+    return _server_client(settings, settings.database)
+
+
+def connect_to_migrate(settings: ClickHouseSettings, data_dir: Path) -> Client:
+    """`connect`, after creating the database on every node of a cluster: migrations put the
+    tables there, and a client cannot connect to a database that does not exist."""
     if settings.cluster:
         with _server_client(settings, "default") as client:
             client.command(
                 f"CREATE DATABASE IF NOT EXISTS `{settings.database}` "
                 f"ON CLUSTER '{settings.cluster}'"
             )
-    return _server_client(settings, settings.database)
+    return connect(settings, data_dir)
 
 
 def _server_client(settings: ClickHouseSettings, database: str) -> Client:
@@ -204,7 +215,7 @@ class ClickHouseSink(BatchingSink):
 
     async def setup(self) -> None:
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
-        self._client = await self._call(connect, self._settings, self._data_dir)
+        self._client = await self._call(connect_to_migrate, self._settings, self._data_dir)
         await self._call(migrate, self._client, self._settings.cluster)
         if self._settings.cluster:
             self._shards = await self._call(shard_count, self._client, self._settings.cluster)
