@@ -112,7 +112,7 @@ def process() -> None:
 
     from headwater.telemetry import ComponentMetrics
     from headwater.topics import ensure_topics
-    from processors.app import create_app
+    from processors.app import changelog_topics, create_app
 
     settings, kafka, processor = HeadwaterSettings(), KafkaSettings(), ProcessorSettings()
     configure_logging(settings.log_level)
@@ -123,7 +123,7 @@ def process() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(kafka))
+    loop.run_until_complete(ensure_topics(kafka, changelogs=changelog_topics(processor.app_id)))
     (settings.data_dir / "processors").mkdir(parents=True, exist_ok=True)  # faust makes one level
     app = create_app(processor, kafka, settings.data_dir, metrics)
     # Keep Headwater's JSON logging (faust would install its own) and no terminal spinner.
@@ -186,14 +186,17 @@ def migrate() -> None:
 
 @cli.command()
 def topics() -> None:
-    """Create Headwater's missing topics (partitions and replicas from HEADWATER_KAFKA_*).
+    """Create Headwater's missing topics and the processors' changelogs (partitions and replicas
+    from HEADWATER_KAFKA_*, changelog names from HEADWATER_PROCESSORS_APP_ID).
 
     Every component also does this at start; run it first where the topics should exist before
-    anything runs (compose's init service). The processors create their own changelogs."""
+    anything runs (compose's init service)."""
     from headwater.topics import ensure_topics
+    from processors.app import changelog_topics
 
     kafka = KafkaSettings()
-    created = asyncio.run(ensure_topics(kafka, timeout=120.0))
+    changelogs = changelog_topics(ProcessorSettings().app_id)
+    created = asyncio.run(ensure_topics(kafka, timeout=120.0, changelogs=changelogs))
     click.echo(
         f"created {', '.join(created)} ({kafka.partitions} partitions, "
         f"replication factor {kafka.replication_factor})"

@@ -12,6 +12,7 @@ __all__ = [
     "QueryFailed",
     "ServiceFailed",
     "TopicCreationFailed",
+    "TopicMismatch",
 ]
 
 
@@ -47,3 +48,7 @@ class ComponentFailed(HeadwaterError):
 
 class QueryFailed(HeadwaterError):
     """ClickHouse rejected a query, or could not be reached."""
+
+
+class TopicMismatch(HeadwaterError):
+    """A topic exists with a shape the code cannot work with (a changelog's partition count)."""

@@ -39,12 +39,18 @@ from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
 from schemas.event import Event, decode, encode
 
-__all__ = ["EXIT_UNDELIVERED", "create_app", "exit_unless_delivered"]
+__all__ = [
+    "EXIT_RESTART",
+    "changelog_topics",
+    "create_app",
+    "exit_unless_delivered",
+]
 
 log = logging.getLogger(__name__)
 
 _ENTRY_POLL_S = 0.02
-EXIT_UNDELIVERED = 75  # EX_TEMPFAIL: a supervisor should start the worker again
+EXIT_RESTART = 75  # EX_TEMPFAIL: a supervisor should start the worker again
+_SEEN, _LINKS, _ENTRIES = "seen", "links", "entries"  # the faust tables
 _MB = 1024 * 1024
 _WRITE_BUFFERS = 2  # RocksDB memtables per table partition: one filling, one flushing
 _FAUST_KEY_PREFIX = b"__faust"  # faust keeps its own bookkeeping (offsets) in each RocksDB
@@ -92,10 +98,10 @@ def create_app(
         "max_write_buffer_number": _WRITE_BUFFERS,
         "block_cache_size": settings.rocksdb_block_cache_mb * _MB,
     }
-    seen_table = _table(app, "seen", kafka.partitions, store_options)
+    seen_table = _table(app, _SEEN, kafka.partitions, store_options)
     seen = SeenSet(seen_table, settings.dedupe_window_s * 1000)
-    links = IdentityLinks(_table(app, "links", kafka.partitions, store_options))
-    entries = EntryIndex(_table(app, "entries", kafka.partitions, store_options))
+    links = IdentityLinks(_table(app, _LINKS, kafka.partitions, store_options))
+    entries = EntryIndex(_table(app, _ENTRIES, kafka.partitions, store_options))
     sweeper = _Sweeper(seen_table, seen, settings.sweep_every, settings.sweep_slice)
     entries_read: dict[int, int] = {}  # entries partition -> last offset applied
 
@@ -222,7 +228,12 @@ def exit_unless_delivered(delivery: "asyncio.Future[RecordMetadata]") -> None:
         "a record could not be delivered; exiting before the next commit",
         exc_info=delivery.exception(),
     )
-    os._exit(EXIT_UNDELIVERED)
+    os._exit(EXIT_RESTART)
+
+
+def changelog_topics(app_id: str) -> list[str]:
+    """The changelog topic of each table, named as faust names them."""
+    return [f"{app_id}-{table}-changelog" for table in (_SEEN, _LINKS, _ENTRIES)]
 
 
 def _raw_topic(app: faust.App, name: str) -> faust.TopicT:

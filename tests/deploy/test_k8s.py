@@ -16,6 +16,7 @@ import yaml
 from gateway.settings import GatewaySettings
 from headwater.envfile import settings_from_env
 from headwater.settings import ClickHouseSettings, KafkaSettings
+from processors.app import changelog_topics
 from processors.settings import ProcessorSettings
 from schemas import topics
 from sinks.settings import SinkSettings
@@ -24,7 +25,6 @@ from tests.deploy.conftest import DEPLOY, OVERLAYS, Manifest, cli_commands
 KUBERNETES = "1.31"
 CRDS = DEPLOY / "k8s" / "crds"
 BASE = DEPLOY / "k8s" / "base"
-CHANGELOGS = tuple(f"headwater-processors-{t}-changelog" for t in ("seen", "links", "entries"))
 
 
 @cache
@@ -168,15 +168,17 @@ def test_secrets_carry_what_pods_mount(rendered: dict[str, list[Manifest]], over
 def test_topics_are_the_topology_with_the_configured_partitions(
     rendered: dict[str, list[Manifest]], overlay: str
 ) -> None:
-    kafka = settings_from_env(config(rendered[overlay]))[KafkaSettings]
+    settings = settings_from_env(config(rendered[overlay]))
+    kafka = settings[KafkaSettings]
+    changelogs = changelog_topics(settings[ProcessorSettings].app_id)
     declared = {t["spec"]["topicName"]: t["spec"] for t in of_kind(rendered[overlay], "KafkaTopic")}
-    assert set(declared) == set(topics.ALL) | set(CHANGELOGS)
+    assert set(declared) == set(topics.ALL) | set(changelogs)
     for name, spec in declared.items():
         assert (spec["partitions"], spec["replicas"]) == (
             kafka.partitions,
             kafka.replication_factor,
         ), name
-        compacted = name in topics.COMPACTED or name in CHANGELOGS
+        compacted = name in topics.COMPACTED or name in changelogs
         assert (spec["config"].get("cleanup.policy") == "compact") == compacted, name
     [pool] = of_kind(rendered[overlay], "KafkaNodePool")
     assert kafka.replication_factor <= pool["spec"]["replicas"]

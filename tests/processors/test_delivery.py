@@ -25,7 +25,7 @@ def test_a_failed_delivery_exits_at_once_with_the_tempfail_code(
     exits: list[int] = []
     monkeypatch.setattr(app.os, "_exit", exits.append)
     app.exit_unless_delivered(_delivery(KafkaTimeoutError()))
-    assert exits == [app.EXIT_UNDELIVERED]
+    assert exits == [app.EXIT_RESTART]
 
 
 def test_a_delivered_record_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
