@@ -18,6 +18,8 @@ import asyncio
 import logging
 import os
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol, cast
 
@@ -43,6 +45,7 @@ __all__ = [
     "EXIT_RESTART",
     "changelog_topics",
     "create_app",
+    "exit_on_failure",
     "exit_unless_delivered",
 ]
 
@@ -107,26 +110,28 @@ def create_app(
 
     @app.agent(entries_topic, name="headwater.entries")
     async def follow_entries(stream: faust.StreamT) -> None:
-        async for record in stream.events():
-            message = record.message
-            if message.key is not None:
-                entries.apply(message.key, message.value)
-            entries_read[message.partition] = message.offset
+        with exit_on_failure("headwater.entries"):
+            async for record in stream.events():
+                message = record.message
+                if message.key is not None:
+                    entries.apply(message.key, message.value)
+                entries_read[message.partition] = message.offset
 
     gaps = RawGaps(kafka, settings.app_id, topics.RAW)
     app.add_dependency(gaps)  # started and stopped with the app
 
     @app.agent(raw, name="headwater.process")
     async def process(stream: faust.StreamT) -> None:
-        async for record in stream.events():
-            message = record.message
-            generation = app.consumer_generation_id
-            missed = await gaps.missed(message.partition, message.offset, generation)
-            if missed is None:
-                continue  # delivered again after a rebalance; already handled
-            for earlier in missed:
-                await _handle(earlier)
-            await _handle(message)
+        with exit_on_failure("headwater.process"):
+            async for record in stream.events():
+                message = record.message
+                generation = app.consumer_generation_id
+                missed = await gaps.missed(message.partition, message.offset, generation)
+                if missed is None:
+                    continue  # delivered again after a rebalance; already handled
+                for earlier in missed:
+                    await _handle(earlier)
+                await _handle(message)
 
     async def _handle(message: _RawRecord) -> None:
         """Process one raw record: hand it on, drop it as a duplicate, or set it aside."""
@@ -229,6 +234,23 @@ def exit_unless_delivered(delivery: "asyncio.Future[RecordMetadata]") -> None:
         exc_info=delivery.exception(),
     )
     os._exit(EXIT_RESTART)
+
+
+@contextmanager
+def exit_on_failure(agent: str) -> Iterator[None]:
+    """End the worker at once when an agent fails, like a crash.
+
+    faust would restart the agent, but the stream acks the record the agent failed on as it
+    closes, and the next commit would pass it unprocessed: an entry never applied, a raw record
+    never handed on. Exiting before any other task runs leaves it uncommitted for the worker's
+    successor. Records that cannot be processed do not get here; they are dead letters."""
+    try:
+        yield
+    except Exception:
+        log.critical(
+            "an agent failed; exiting before the next commit", extra={"agent": agent}, exc_info=True
+        )
+        os._exit(EXIT_RESTART)
 
 
 def changelog_topics(app_id: str) -> list[str]:

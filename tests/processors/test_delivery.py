@@ -1,4 +1,5 @@
-"""A record the producer gave up on stops the worker before its raw offset can be committed."""
+"""A record the producer gave up on, or an agent failing, stops the worker before the offset of
+the record can be committed."""
 
 import asyncio
 
@@ -32,4 +33,22 @@ def test_a_delivered_record_changes_nothing(monkeypatch: pytest.MonkeyPatch) -> 
     exits: list[int] = []
     monkeypatch.setattr(app.os, "_exit", exits.append)
     app.exit_unless_delivered(_delivery(None))
+    assert exits == []
+
+
+def test_a_failing_agent_exits_at_once_with_the_tempfail_code(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(app.os, "_exit", exits.append)
+    with app.exit_on_failure("headwater.entries"):
+        raise RuntimeError("the table's changelog write failed")
+    assert exits == [app.EXIT_RESTART]
+
+
+def test_a_cancelled_agent_is_left_to_faust(monkeypatch: pytest.MonkeyPatch) -> None:
+    exits: list[int] = []
+    monkeypatch.setattr(app.os, "_exit", exits.append)
+    with pytest.raises(asyncio.CancelledError), app.exit_on_failure("headwater.process"):
+        raise asyncio.CancelledError
     assert exits == []
