@@ -1,13 +1,15 @@
 """The batching base every sink builds on: `add` rows, `flush` them, commit what was written.
 
-Rows are batched per (topic, partition), each with the record it came from. A flush writes each
-batch and clears it whatever happens; it returns the offsets to commit (`last + 1`) for the batches
-that were written, the rows the store refused (to be dead-lettered before that commit), and the
-partitions whose write failed, so the caller can rewind them and read them again.
+Rows are batched per (topic, partition), each with the record it came from. A flush writes the
+batches of the partitions it is given (all by default) and forgets them whatever happens; it
+returns the offsets to commit (`last + 1`) for the batches that were written, the rows the store
+refused (to be dead-lettered before that commit), and the partitions whose write failed, so the
+caller can rewind them and read them again.
 """
 
 import time
 from abc import ABC, abstractmethod
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -41,6 +43,7 @@ class Batch:
     last_offset: int = -1
     rows: list[Any] = field(default_factory=list)
     sources: list[Source] = field(default_factory=list)
+    opened_at: float = field(default_factory=time.monotonic)
 
     @property
     def token(self) -> str:
@@ -68,7 +71,6 @@ class BatchingSink(ABC):
         self._max_age_s = max_age_s
         self._batches: dict[TopicPartition, Batch] = {}
         self._rows = 0
-        self._oldest: float | None = None
 
     async def setup(self) -> None:  # noqa: B027 - an optional hook, like close()
         """Open clients; called once before the first `add`."""
@@ -96,33 +98,40 @@ class BatchingSink(ABC):
         """Count a record handled without a row (e.g. dead-lettered) toward the next commit."""
         self._batch(topic, partition, offset)
 
+    def discard(self, topic: str, partition: int) -> None:
+        """Forget a partition's batch unwritten: its records are read again from the commit."""
+        batch = self._batches.pop((topic, partition), None)
+        if batch is not None:
+            self._rows -= len(batch.rows)
+
     def _batch(self, topic: str, partition: int, offset: int) -> Batch:
         batch = self._batches.get((topic, partition))
         if batch is None:
             batch = self._batches[topic, partition] = Batch(topic, partition, offset)
         batch.last_offset = offset
-        if self._oldest is None:
-            self._oldest = time.monotonic()
         return batch
 
     def pending(self) -> list[Batch]:
-        """The batches the next flush will write."""
+        """The batches not written yet."""
         return list(self._batches.values())
 
     def due(self) -> bool:
-        if self._oldest is None:
-            return False
-        return self._rows >= self._max_rows or time.monotonic() - self._oldest >= self._max_age_s
+        wait = self.seconds_until_due()
+        return wait is not None and (self._rows >= self._max_rows or wait == 0)
 
     def seconds_until_due(self) -> float | None:
-        if self._oldest is None:
+        if not self._batches:
             return None
-        return max(0.0, self._max_age_s - (time.monotonic() - self._oldest))
+        oldest = min(batch.opened_at for batch in self._batches.values())
+        return max(0.0, self._max_age_s - (time.monotonic() - oldest))
 
-    async def flush(self) -> FlushResult:
+    async def flush(self, only: Collection[TopicPartition] | None = None) -> FlushResult:
+        """Write the batches of `only` these partitions (default: every batch)."""
+        keys = [key for key in self._batches if only is None or key in only]
         result = FlushResult({}, {}, {}, {})
         try:
-            for key, batch in self._batches.items():
+            for key in keys:
+                batch = self._batches[key]
                 try:
                     rejected = await self.write(batch) if batch.rows else []
                 except SinkWriteFailed as exc:
@@ -133,7 +142,6 @@ class BatchingSink(ABC):
                     if rejected:
                         result.rejected[key] = rejected
         finally:
-            self._batches.clear()
-            self._rows = 0
-            self._oldest = None
+            for topic, partition in keys:
+                self.discard(topic, partition)
         return result

@@ -4,10 +4,13 @@ Exactly once in effect, with explicit offsets:
 - Before a batch is written, its offset range is committed as metadata of the unchanged offset
   (`pending <first> <last>`); after the write, `last + 1` is committed. A sink killed in between
   finds the pending range when its partitions are (re)assigned and writes exactly that range
-  again, so the store sees the same insert deduplication token and drops the repeat.
-- A batch that failed is not committed: its partition is rewound to the last commit and read
-  again after a back-off, so nothing is lost while the store is down, and memory stays bounded
-  because nothing new is read meanwhile.
+  again, so the store sees the same insert deduplication token and drops the repeat. Until the
+  range is complete, nothing else writes that partition's batch: not another partition's flush,
+  not a revoke, not a stop.
+- A batch that failed is not committed: its partition is rewound to the last commit and the same
+  range is written again after a back-off (a write that failed may still have landed), so nothing
+  is lost while the store is down, and memory stays bounded because nothing new is read
+  meanwhile.
 - Rows the store refuses are dead-lettered before the commit that passes them.
 - Records the processors repeated after a crash are skipped by the raw offset they name
   (`sinks/offsets.py`), with the marks committed alongside the offsets.
@@ -27,7 +30,7 @@ from headwater.tasks import cancel_and_wait
 from headwater.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
-from sinks.base import BatchingSink, FlushResult, RejectedRow, Source
+from sinks.base import Batch, BatchingSink, FlushResult, RejectedRow, Source
 from sinks.offsets import CommitMetadata, Marks, source_of
 from sinks.settings import SinkSettings
 
@@ -123,31 +126,40 @@ class SinkConsumer:
             wait = self._sink.seconds_until_due()
             timeout_ms = 200 if wait is None else max(1, min(200, int(wait * 1000)))
             records = await consumer.getmany(timeout_ms=timeout_ms)
+            replay_ended = False
             for tp, messages in records.items():
-                for message in messages:
-                    await self._add_respecting_replay(tp, message)
-                self._metrics.inc(
-                    self._metrics.events_received, tp.topic, tp.partition, len(messages)
-                )
-            if self._sink.due() and not self._replays:
+                was_replaying = tp in self._replays
+                added = await self._add_respecting_replay(consumer, tp, messages)
+                replay_ended |= was_replaying and tp not in self._replays
+                self._metrics.inc(self._metrics.events_received, tp.topic, tp.partition, added)
+            if replay_ended or (self._sink.due() and not self._replays):
                 await self.flush()
 
     async def _add_respecting_replay(
-        self, tp: TopicPartition, message: ConsumerRecord[bytes, bytes]
-    ) -> None:
-        """Add a record; a range a killed sink left pending is flushed exactly as it was, so its
-        insert repeats the same deduplication token."""
+        self,
+        consumer: AIOKafkaConsumer,
+        tp: TopicPartition,
+        messages: list[ConsumerRecord[bytes, bytes]],
+    ) -> int:
+        """Add a partition's records and return how many. A range being written again (left
+        pending by a killed sink, or a write that failed) must be batched exactly as it was, so
+        its insert repeats the same deduplication token: once its last record is in, the rest
+        is left to be read again after the flush."""
         last = self._replays.get(tp)
-        if last is not None and message.offset > last:  # the range was all skipped records
-            await self._end_replay(tp)
-        await self._add(message)
-        if last is not None and message.offset == last:
-            await self._end_replay(tp)
+        for count, message in enumerate(messages):
+            if last is not None and message.offset > last:  # the range ended in skipped records
+                self._end_replay(consumer, tp, message.offset)
+                return count
+            await self._add(message)
+            if message.offset == last:
+                self._end_replay(consumer, tp, message.offset + 1)
+                return count + 1
+        return len(messages)
 
-    async def _end_replay(self, tp: TopicPartition) -> None:
+    def _end_replay(self, consumer: AIOKafkaConsumer, tp: TopicPartition, resume_at: int) -> None:
         log.warning("replaying a pending batch", extra={"tp": f"{tp.topic}[{tp.partition}]"})
-        await self.flush()
-        self._replays.pop(tp, None)
+        self._replays.pop(tp)
+        consumer.seek(tp, resume_at)
 
     async def _add(self, message: ConsumerRecord[bytes, bytes]) -> None:
         if self._repeated(message):
@@ -188,36 +200,42 @@ class SinkConsumer:
         self._metrics.inc(self._metrics.events_dropped, topic, partition)
 
     async def flush(self) -> None:
-        """Write and commit; on a failed write, rewind that partition and back off."""
+        """Write and commit; on a failed write, rewind that partition to write the same range
+        again, and back off."""
         async with self._flush_lock:
             failed = await self._write_and_commit()
             if not failed:
                 self._backoff_s = self._settings.retry_backoff_ms / 1000
                 return
-            for tp in failed:
+            for tp, last_offset in failed.items():
                 await self._rewind(tp)
+                self._replays[tp] = last_offset
             await asyncio.sleep(self._backoff_s)
             self._backoff_s = min(_MAX_BACKOFF_S, self._backoff_s * 2)
 
     async def write_before_revoke(self, revoked: list[TopicPartition]) -> None:
-        for tp in revoked:
-            self._replays.pop(tp, None)
+        """Write what is complete; a range being written again is left to the next owner, who
+        finds it pending at the last commit."""
         async with self._flush_lock:
             await self._write_and_commit()
+            for tp in revoked:
+                if self._replays.pop(tp, None) is not None:
+                    self._sink.discard(tp.topic, tp.partition)
 
-    async def _write_and_commit(self) -> list[TopicPartition]:
+    async def _write_and_commit(self) -> dict[TopicPartition, int]:
         """Mark the ranges pending, flush the sink, dead-letter refused rows, commit what was
-        written; return the partitions it could not write."""
+        written; return the last offset of each partition's range it could not write.
+
+        Partitions still reading a range to write again are left out."""
         consumer = self._require_consumer()
-        pending: dict[TopicPartition, OffsetAndMetadata] = {}
-        for batch in self._sink.pending():
-            tp = TopicPartition(batch.topic, batch.partition)
-            span = (batch.first_offset, batch.last_offset)
-            metadata = CommitMetadata(self._committed_marks.get(tp, {}), span)
-            pending[tp] = OffsetAndMetadata(batch.first_offset, metadata.encode())
-        if pending:
-            await consumer.commit(pending)
-        result = await self._sink.flush()
+        ready = {
+            tp: batch
+            for batch in self._sink.pending()
+            if (tp := TopicPartition(batch.topic, batch.partition)) not in self._replays
+        }
+        if ready:
+            await consumer.commit({tp: self._marked_pending(tp, b) for tp, b in ready.items()})
+        result = await self._sink.flush([(tp.topic, tp.partition) for tp in ready])
         await self._dead_letter_refused(result)
         if pause := self._settings.fault_pause_before_commit_ms:
             await asyncio.sleep(pause / 1000)
@@ -237,7 +255,16 @@ class SinkConsumer:
             self._metrics.inc(self._metrics.errors, topic, partition)
             log.warning("write failed; will retry", extra={"error": str(error)})
         self.healthy_store = not result.failed
-        return [TopicPartition(t, p) for t, p in result.failed]
+        return {
+            TopicPartition(t, p): ready[TopicPartition(t, p)].last_offset for t, p in result.failed
+        }
+
+    def _marked_pending(self, tp: TopicPartition, batch: Batch) -> OffsetAndMetadata:
+        """The commit that leaves the offset where it is and names the range about to be
+        written, for whoever finds it after a crash."""
+        span = (batch.first_offset, batch.last_offset)
+        metadata = CommitMetadata(self._committed_marks.get(tp, {}), span)
+        return OffsetAndMetadata(batch.first_offset, metadata.encode())
 
     async def _dead_letter_refused(self, result: FlushResult) -> None:
         for (topic, partition), rows in result.rejected.items():

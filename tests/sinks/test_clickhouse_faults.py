@@ -36,7 +36,10 @@ from tests.helpers import (
 pytestmark = pytest.mark.integration
 
 
-def produce_events(bootstrap: str, project: str, first: int, count: int) -> None:
+def produce_events(bootstrap: str, project: str, first: int, count: int, padding: int = 0) -> None:
+    """Events `first`..`first + count - 1` of `project`, each with `padding` bytes of properties."""
+    properties = {"padding": "x" * padding} if padding else {}
+
     async def send() -> None:
         producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         await producer.start()
@@ -44,7 +47,10 @@ def produce_events(bootstrap: str, project: str, first: int, count: int) -> None
             deliveries = []
             for n in range(first, first + count):
                 event = make_event(
-                    event_id=f"{project}-{n}", project_id=project, user_id=f"u{n % 7}"
+                    event_id=f"{project}-{n}",
+                    project_id=project,
+                    user_id=f"u{n % 7}",
+                    properties=properties,
                 )
                 deliveries.append(
                     await producer.send(topics.EVENTS, encode(event), key=event.kafka_key())
@@ -145,14 +151,18 @@ def test_migrations_run_twice_on_the_server_change_nothing(clickhouse_url: str) 
 def test_killed_between_insert_and_commit_leaves_no_duplicate(
     kafka_bootstrap: str, clickhouse_url: str, tmp_path: Path
 ) -> None:
+    """3 KB events: each partition's range is more than one fetch (1 MB), so the restarted sink
+    reads the ranges it must write again in pieces, interleaved across partitions."""
     project, group, total = f"kill{uuid.uuid4().hex[:6]}", f"sink-kill-{uuid.uuid4().hex}", 3000
     database = fresh_database(clickhouse_url)
     env = sink_environment(tmp_path, kafka_bootstrap, clickhouse_url, database, group)
     start_group_at_end(kafka_bootstrap, group, topics.EVENTS)
-    produce_events(kafka_bootstrap, project, 0, total)
-    paused, _ = start_sink(
-        tmp_path, env | {"HEADWATER_SINK_FAULT_PAUSE_BEFORE_COMMIT_MS": "60000"}, "paused"
-    )
+    produce_events(kafka_bootstrap, project, 0, total, padding=3_000)
+    pause = {  # one batch per partition, of everything, then no commit
+        "HEADWATER_SINK_FAULT_PAUSE_BEFORE_COMMIT_MS": "60000",
+        "HEADWATER_SINK_BATCH_MAX_AGE_MS": "5000",
+    }
+    paused, _ = start_sink(tmp_path, env | pause, "paused")
     try:  # every row inserted, no offset committed past them: kill it there
         eventually(lambda: counts(clickhouse_url, database, project)[0] == total, timeout=60,
                    what="rows inserted")  # fmt: skip
