@@ -227,13 +227,9 @@ def exit_unless_delivered(delivery: "asyncio.Future[RecordMetadata]") -> None:
     """A record the producer gave up on must not be committed past. The consumer's commit
     flushes the producer and then commits whatever was acked, failed sends included, so the
     worker exits at once, like a crash: its successor reads from the last commit again."""
-    if delivery.cancelled() or delivery.exception() is None:
+    if delivery.cancelled() or (error := delivery.exception()) is None:
         return
-    log.critical(
-        "a record could not be delivered; exiting before the next commit",
-        exc_info=delivery.exception(),
-    )
-    os._exit(EXIT_RESTART)
+    _exit_before_commit("a record could not be delivered", error)
 
 
 @contextmanager
@@ -246,11 +242,13 @@ def exit_on_failure(agent: str) -> Iterator[None]:
     successor. Records that cannot be processed do not get here; they are dead letters."""
     try:
         yield
-    except Exception:
-        log.critical(
-            "an agent failed; exiting before the next commit", extra={"agent": agent}, exc_info=True
-        )
-        os._exit(EXIT_RESTART)
+    except Exception as exc:
+        _exit_before_commit(f"agent {agent} failed", exc)
+
+
+def _exit_before_commit(what: str, error: BaseException) -> None:
+    log.critical(f"{what}; exiting before the next commit", exc_info=error)
+    os._exit(EXIT_RESTART)
 
 
 def changelog_topics(app_id: str) -> list[str]:
