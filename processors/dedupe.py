@@ -58,6 +58,8 @@ def event_identity(event: Event) -> bytes:
         parts = ["source", event.project_id, event.source_format, event.source_event_id]
     elif _carries_own_timestamp(event):
         canonical = event.model_dump(mode="json", include=_CANONICAL_FIELDS)
+        if not event.user_data.unset:  # a later field: fingerprints from before it stay the same
+            del canonical["user_data"]["unset"]
         parts = ["payload", orjson.dumps(canonical, option=orjson.OPT_SORT_KEYS).decode()]
     else:
         parts = ["id", event.project_id, event.event_id]

@@ -20,13 +20,18 @@ SourceFormat = Literal["vemetric", "usermaven", "embeddables", "direct"]
 
 
 class UserDataUpdate(BaseModel):
-    """Person properties carried by an event: `set` overwrites, `set_once` keeps the first value."""
+    """Person property updates: `set` overwrites, `set_once` keeps the first, `unset` removes."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     set: dict[str, Any] = Field(default_factory=dict, description="Properties to overwrite.")
     set_once: dict[str, Any] = Field(
         default_factory=dict, description="Properties to set only if the person has none yet."
+    )
+    unset: list[str] = Field(
+        default_factory=list,
+        description="Names of properties to remove; a key takes its latest `set` or `unset` in"
+        " event time.",
     )
 
 

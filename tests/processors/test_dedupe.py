@@ -57,3 +57,11 @@ def test_life_keys_never_expire_and_the_sweep_deletes_only_expired_sightings() -
     assert list(table) == [event_identity(forever)]
     far = forever.model_copy(update={"received_at": NOW + timedelta(days=3650)})
     assert seen.is_duplicate(event_identity(forever), far, 99)
+
+
+def test_a_fingerprint_is_the_same_as_before_unset_existed_while_it_is_empty() -> None:
+    # the digest this event had before `user_data.unset` was added: sightings stored then match
+    event = make_event(user_data={"set": {"plan": "pro"}})
+    assert event_identity(event).hex() == "cf83d60d8932c57cfe5b415675938f2f"
+    removal = make_event(user_data={"set": {"plan": "pro"}, "unset": ["name"]})
+    assert event_identity(removal) != event_identity(event)

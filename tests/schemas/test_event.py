@@ -39,3 +39,21 @@ def test_key_keeps_a_person_on_one_partition() -> None:
     assert make_event(anonymous_id="a1").kafka_key() == b"p1:a1"
     assert make_event(user_id="u1", anonymous_id="a1").kafka_key() == b"p1:a1"
     assert make_event().kafka_key() == b"p1:e1"
+
+
+def test_a_record_from_before_unset_still_decodes() -> None:
+    old = (
+        b'{"schema_version":1,"event_id":"e1","project_id":"p1","source_format":"direct",'
+        b'"name":"signup","event_time":"2026-03-04T12:00:00Z","received_at":"2026-03-04T12:00:00Z",'
+        b'"user_data":{"set":{"plan":"pro"},"set_once":{}}}'
+    )
+    event = decode(old)
+    assert event.user_data.unset == []
+    assert event == make_event(user_data={"set": {"plan": "pro"}})
+
+
+def test_unset_round_trips_and_takes_only_names() -> None:
+    event = make_event(user_data={"unset": ["plan", "email"]})
+    assert decode(encode(event)).user_data.unset == ["plan", "email"]
+    with pytest.raises(ValidationError):
+        make_event(user_data={"unset": {"plan": None}})
