@@ -1,18 +1,25 @@
 """Reading a request body safely: media type, size cap, gzip with a cap on the inflated size.
 
 Everything here runs before a format sees the body, so a decompression bomb or a 50 MB upload is
-refused (413) with at most `max_body_bytes` held in memory.
+refused (413) with at most `max_body_bytes` held in memory. A body too large is still read (and
+dropped, up to `DRAIN_LIMIT_BYTES`) before the 413 goes out: most clients (Python's urllib,
+requests) send the whole body without waiting for `100 Continue`, and a server that answers and
+closes while they are still writing resets the connection, so they never see the 413.
 """
 
 import zlib
-from typing import Any
+from collections.abc import AsyncIterator
+from typing import Any, NoReturn
 
 import orjson
 from starlette.requests import Request
 
 from gateway.errors import InvalidPayload, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["parse_json", "properties_problem", "read_body"]
+__all__ = ["DRAIN_LIMIT_BYTES", "parse_json", "properties_problem", "read_body"]
+
+# Past this, a too-large body is not read to its end: the connection is dropped instead.
+DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
 
 # text/plain is what browsers send from sendBeacon and CORS-simple fetches; the body is still JSON.
 _JSON_TYPES = ("application/json", "text/plain")
@@ -24,13 +31,14 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     """The decoded body, or a 413/415/400 error."""
     _check_media_type(request.headers.get("content-type"))
     declared = request.headers.get("content-length")
+    stream = request.stream()
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        raise PayloadTooLarge.at("body", f"larger than {max_bytes} bytes")
+        await _refuse_too_large(stream, 0, max_bytes)
     chunks, size = [], 0
-    async for chunk in request.stream():
+    async for chunk in stream:
         size += len(chunk)
         if size > max_bytes:
-            raise PayloadTooLarge.at("body", f"larger than {max_bytes} bytes")
+            await _refuse_too_large(stream, size, max_bytes)
         chunks.append(chunk)
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "identity").strip().lower()
@@ -41,6 +49,15 @@ async def read_body(request: Request, max_bytes: int) -> bytes:
     if encoding == "deflate":
         return _inflate(body, _DEFLATE_WINDOW, max_bytes)
     raise UnsupportedMediaType.at("Content-Encoding", f"{encoding!r} is not gzip or deflate")
+
+
+async def _refuse_too_large(stream: AsyncIterator[bytes], read: int, max_bytes: int) -> NoReturn:
+    """Drop the rest of the body (see the module's docstring), then refuse it."""
+    async for chunk in stream:
+        read += len(chunk)
+        if read > DRAIN_LIMIT_BYTES:
+            break
+    raise PayloadTooLarge.at("body", f"larger than {max_bytes} bytes")
 
 
 def _check_media_type(content_type: str | None) -> None:

@@ -2,6 +2,8 @@
 hostile input, rate limits, keys, health and metrics, and Kafka being unavailable."""
 
 import gzip
+import urllib.error
+import urllib.request
 import uuid
 from typing import Any
 
@@ -182,3 +184,18 @@ def test_a_full_producer_buffer_is_503_not_unbounded_memory(kafka_bootstrap: str
     assert one.status_code == 200
     assert (two.status_code, two.headers["retry-after"]) == (503, "3")
     assert "buffer is full" in two.json()["message"]
+
+
+@pytest.mark.parametrize("path", ["/e", "/api/v1/s2s/event", "/projects/acme/events"])
+def test_too_large_bodies_sent_without_expect_continue_get_their_413(
+    gateway: RunningGateway, path: str
+) -> None:
+    """urllib (like requests) sends the whole body at once, without `Expect: 100-continue`: the
+    gateway reads it to the end before answering, so the client sees the 413, not a reset."""
+    body = b'{"padding": "' + b"x" * (2 * 1024 * 1024) + b'"}'
+    request = urllib.request.Request(
+        f"{gateway.url}{path}", data=body, headers={"Content-Type": "application/json"}
+    )
+    with pytest.raises(urllib.error.HTTPError) as caught:
+        urllib.request.urlopen(request, timeout=10)
+    assert caught.value.code == 413
