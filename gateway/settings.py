@@ -1,6 +1,9 @@
 """The gateway's settings (`HEADWATER_GATEWAY_*`)."""
 
-from pydantic import Field
+from pathlib import Path
+from typing import Self
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = ["GatewaySettings"]
@@ -15,6 +18,15 @@ class GatewaySettings(BaseSettings):
 
     host: str = Field("127.0.0.1", description="Listen address; 0.0.0.0 to accept remote clients.")
     port: int = Field(8080, description="Listen port.")
+    tls_cert_file: Path | None = Field(
+        None,
+        description="PEM certificate (chain) to serve HTTPS with, for clients that speak only "
+        "https (the Vemetric Node SDK) when no TLS-terminating proxy is in front. Needs "
+        "`tls_key_file`. Unset: plain HTTP.",
+    )
+    tls_key_file: Path | None = Field(
+        None, description="PEM private key of `tls_cert_file` (unencrypted)."
+    )
     trusted_proxies: str = Field(
         "",
         description="Proxies in front of the gateway whose X-Forwarded-For names the client: "
@@ -65,3 +77,16 @@ class GatewaySettings(BaseSettings):
     projects_reload_s: float = Field(
         2, gt=0, description="How often the projects file is checked for changed keys."
     )
+
+    @model_validator(mode="after")
+    def _tls_needs_both(self) -> Self:
+        if (self.tls_cert_file is None) != (self.tls_key_file is None):
+            raise ValueError("set both tls_cert_file and tls_key_file, or neither")
+        return self
+
+    @property
+    def local_url(self) -> str:
+        """The gateway's address as seen from this machine (for readiness checks and banners)."""
+        scheme = "https" if self.tls_cert_file else "http"
+        host = "127.0.0.1" if self.host in ("0.0.0.0", "::") else self.host
+        return f"{scheme}://{host}:{self.port}"

@@ -79,11 +79,23 @@ def stack_status() -> None:
 
 
 @cli.command()
-def gateway() -> None:
+@click.option(
+    "--tls-cert",
+    type=click.Path(exists=True, dir_okay=False),
+    help="Serve HTTPS with this PEM certificate (HEADWATER_GATEWAY_TLS_CERT_FILE).",
+)
+@click.option(
+    "--tls-key",
+    type=click.Path(exists=True, dir_okay=False),
+    help="The certificate's PEM private key (HEADWATER_GATEWAY_TLS_KEY_FILE).",
+)
+def gateway(tls_cert: str | None, tls_key: str | None) -> None:
     """Run the HTTP gateway (granian: measured faster than uvicorn here, see bench/)."""
     from granian import Granian
-    from granian.constants import Interfaces, Loops
+    from granian.constants import Interfaces, Loops, SSLProtocols
 
+    given = {"TLS_CERT_FILE": tls_cert, "TLS_KEY_FILE": tls_key}
+    os.environ.update({f"HEADWATER_GATEWAY_{k}": v for k, v in given.items() if v is not None})
     settings, common = GatewaySettings(), HeadwaterSettings()
     if settings.workers > 1:  # one /metrics for all workers: prometheus-client's multiprocess mode
         metrics_dir = common.data_dir / "metrics" / "gateway"
@@ -100,6 +112,9 @@ def gateway() -> None:
         loop=Loops.uvloop,
         log_level=common.log_level.lower(),  # type: ignore[arg-type]
         log_access=False,
+        ssl_cert=settings.tls_cert_file,
+        ssl_key=settings.tls_key_file,
+        ssl_protocol_min=SSLProtocols.tls12,  # granian's default is 1.3; older clients need 1.2
     ).serve()
 
 

@@ -7,8 +7,10 @@ order: gateway first, so no request is accepted that could not be processed.
 """
 
 import asyncio
+import functools
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import threading
@@ -31,6 +33,7 @@ __all__ = ["run_pipeline"]
 
 COMPONENTS = ("sink", "process", "gateway")  # start order; stopped in reverse
 _READY_TIMEOUT_S = 90.0
+
 
 
 @dataclass
@@ -66,7 +69,7 @@ def run_pipeline(
             if stop.is_set():  # Ctrl-C while the stack was starting
                 return
             children.append(_spawn(name, settings.data_dir / "logs"))
-        _wait_ready(children, [_url(gateway.host, gateway.port), _url(sink.host, sink.port)], stop)
+        _wait_ready(children, [gateway.local_url, _url(sink.host, sink.port)], stop)
         if not stop.is_set():
             banner = _banner(
                 gateway,
@@ -130,10 +133,21 @@ def _wait_ready(children: list[Child], urls: list[str], stop: threading.Event) -
 
 def _ready(url: str) -> bool:
     try:
-        with urllib.request.urlopen(f"{url}/readyz", timeout=1) as response:
+        with urllib.request.urlopen(f"{url}/readyz", timeout=1, context=_unverified()) as response:
             return bool(response.status == 200)
     except (URLError, OSError):
         return False
+
+
+@functools.cache
+def _unverified() -> ssl.SSLContext:
+    """For the readiness of our own child on this machine: its certificate (with https) is the
+    operator's and may be self-signed or name the public host, so this loopback check does not
+    verify it."""
+    context = ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    return context
 
 
 def _wait_until_stopped(children: list[Child], stop: threading.Event) -> None:
@@ -166,7 +180,7 @@ def _banner(
     started_at: float,
     credentials_file: Path,
 ) -> str:
-    url = _url(gateway.host, gateway.port)
+    url = gateway.local_url
     store = "embedded (in the sink)" if clickhouse.embedded else clickhouse.server_url
     lines = [
         f"Headwater is up in {time.monotonic() - started_at:.1f}s.",
