@@ -2,7 +2,10 @@
 
 Spec: the Embeddables seed. An event names its user by exactly one identifier whose `value` is a
 stringified JSON value (`"\\"test@test.com\\""`); the double-escaped form the seed's
-troubleshooting mentions (`"\\\\\\"test@test.com\\\\\\""`) is accepted too. The event must match an
+troubleshooting mentions (`"\\\\\\"test@test.com\\\\\\""`) is accepted too, and so is the value
+JSON-encoded twice (`json.dumps(json.dumps(email))`, a common client mistake): a decoded value
+that is itself a JSON string literal is decoded once more (no real identifier starts and ends with
+a double quote). A 404 names the key and value it looked for. The event must match an
 existing entry of (embeddable, identifier) or the answer is 404 ENTRY_NOT_FOUND, decided from the
 gateway's replica of the entries topic. Entries are written with `PUT` (and removed with `DELETE`)
 on `/projects/{projectId}/entries`, with the same key and the same `embeddable_id` + `identifiers`.
@@ -156,14 +159,25 @@ def _authenticate(request: IngestRequest) -> Project:
 def decode_identifier_value(raw: str) -> str:
     """The identifier's value, decoded: a JSON string's text, any other JSON value as JSON.
 
-    Accepts the documented `"\\"a@b.c\\""` and the double-escaped `"\\\\\\"a@b.c\\\\\\""`."""
+    Accepts the documented `"\\"a@b.c\\""`, the double-escaped `"\\\\\\"a@b.c\\\\\\""` and the value
+    JSON-encoded twice (`"\\"\\\\\\"a@b.c\\\\\\"\\""`)."""
     try:
         value = orjson.loads(raw)
     except orjson.JSONDecodeError:
         value = _unescape_once(raw)
     if isinstance(value, str):
-        return value
+        return _decode_twice_encoded(value)
     return orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode()
+
+
+def _decode_twice_encoded(value: str) -> str:
+    if len(value) < 2 or value[0] != '"' or value[-1] != '"':
+        return value
+    try:
+        inner = orjson.loads(value)
+    except orjson.JSONDecodeError:
+        return value
+    return inner if isinstance(inner, str) else value
 
 
 def _unescape_once(raw: str) -> Any:
@@ -179,9 +193,11 @@ def _require_entry(request: IngestRequest, key: bytes) -> None:
             "entries", "entries are still loading", request.settings.retry_after_s
         )
     if not request.entries.contains(key):
+        _, embeddable_id, name, value = orjson.loads(key)
         raise EntryNotFound.at(
             "identifiers",
-            "no entry of this embeddable_id has this identifier key and value",
+            f"no entry of embeddable {embeddable_id} has {name} = {orjson.dumps(value).decode()} "
+            f"(the value decoded from its JSON string; {_IDENTIFIER_HINT})",
         )
 
 

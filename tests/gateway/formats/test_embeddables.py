@@ -2,6 +2,8 @@
 
 ENTRY_NOT_FOUND needs the entries replica, so it is tested against the running gateway."""
 
+import json
+
 import pytest
 
 from gateway.errors import Forbidden, GatewayError, InvalidPayload, Unauthorized
@@ -36,6 +38,8 @@ def rejection(body: object, key: str | None = "rk_a", project: str = "pr_a") -> 
         ('\\"test@test.com\\"', "test@test.com"),
         ("42", "42"),
         ('{"b": 1, "a": 2}', '{"a":2,"b":1}'),
+        (json.dumps(json.dumps("test@test.com")), "test@test.com"),  # JSON-encoded twice
+        ('"\\"quoted\\" name"', '"quoted" name'),  # quotes inside, not around: kept
     ],
 )
 def test_identifier_values_are_stringified_json(raw: str, decoded: str) -> None:
