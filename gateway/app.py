@@ -1,8 +1,14 @@
 """Builds the gateway's ASGI app from the vendor endpoints.
 
 Every vendor request takes the same path: read the body safely, parse it into records, check the
-project's rate limit, publish and wait for Kafka's ack, then answer in the vendor's shape. Any
-`GatewayError` on the way becomes that vendor's error response; nothing else is expected to raise.
+project's origins (browser endpoints) and rate limit, publish and wait for Kafka's ack, then
+answer in the vendor's shape. Any `GatewayError` on the way becomes that vendor's error response;
+nothing else is expected to raise.
+
+Browser endpoints also answer CORS (`gateway/cors.py`) and browsers' prefetches (200, counted,
+nothing recorded, as Vemetric's hub does). No path redirects: a redirect built from the request
+would point at the wrong scheme behind a TLS-terminating proxy and carry the token in `Location`,
+so paths with and without a trailing slash are routes of their own where clients use both.
 """
 
 import asyncio
@@ -15,13 +21,16 @@ from pathlib import Path
 
 from pydantic import ValidationError
 from starlette.applications import Starlette
+from starlette.datastructures import Headers
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from gateway.body import read_body
+from gateway.cors import BrowserCORS
 from gateway.entries import EntriesReplica
-from gateway.errors import GatewayError, InvalidPayload
+from gateway.errors import Forbidden, GatewayError, InvalidPayload
 from gateway.formats import Accepted, Endpoint, IngestRequest, embeddables, usermaven, vemetric
 from gateway.metrics import GatewayMetrics
 from gateway.publisher import RecordPublisher
@@ -46,6 +55,9 @@ ENDPOINTS: tuple[Endpoint, ...] = (
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
 _MAX_IDEMPOTENCY_KEY = 255
+# How browsers mark a speculative load (Chromium, Safari; Firefox): never a real visit.
+_PREFETCH_HEADERS = ("purpose", "x-purpose", "x-moz")
+_PREFETCH_PURPOSES = frozenset({"prefetch", "preview"})
 
 
 class Gateway:
@@ -83,11 +95,14 @@ class Gateway:
 
     def endpoint(self, spec: Endpoint) -> Callable[[Request], Awaitable[Response]]:
         async def handle(request: Request) -> Response:
+            if spec.browser and (shortcut := self._browser_shortcut(spec, request)) is not None:
+                return shortcut
             size = 0
             try:
                 body = await read_body(request, self.settings.max_body_bytes)
                 size = len(body)
                 accepted = _parse(spec, self._ingest_request(request, body))
+                self._check_origin(spec, accepted.project_id, request.headers.get("origin"))
                 await self._deliver(accepted)
             except GatewayError as exc:
                 log.info(
@@ -95,15 +110,35 @@ class Gateway:
                 )
                 response = spec.render_error(exc)
             else:
-                self.metrics.events_accepted.labels(spec.format).inc(len(accepted.records))
+                events = len(accepted.records) - accepted.set_aside
+                self.metrics.events_accepted.labels(spec.format).inc(events)
                 if accepted.bots:
                     self.metrics.bots.labels(spec.format).inc(accepted.bots)
+                if accepted.set_aside:
+                    self.metrics.set_aside.labels(spec.format).inc(accepted.set_aside)
                 response = accepted.response
             self.metrics.requests.labels(spec.format, spec.path, response.status_code).inc()
             self.metrics.request_bytes.labels(spec.format).inc(size)
             return response
 
         return handle
+
+    def _browser_shortcut(self, spec: Endpoint, request: Request) -> Response | None:
+        """The answer to a browser's OPTIONS (not a CORS preflight, which `BrowserCORS` answers)
+        or prefetch, which never reach Kafka; None for a request to handle."""
+        if request.method == "OPTIONS":
+            return Response(status_code=204, headers={"Allow": "OPTIONS, POST"})
+        if _is_prefetch(request.headers):
+            self.metrics.prefetches.labels(spec.format).inc()
+            return Response(status_code=200)
+        return None
+
+    def _check_origin(self, spec: Endpoint, project_id: str, origin: str | None) -> None:
+        project = self.projects.registry.by_id(project_id)
+        if not spec.browser or project is None or project.allows_origin(origin):
+            return
+        self.metrics.origins_refused.labels(spec.format).inc()
+        raise Forbidden.at("Origin", f"{origin} is not one of this project's allowed origins")
 
     def _ingest_request(self, request: Request, body: bytes) -> IngestRequest:
         return IngestRequest(
@@ -155,6 +190,21 @@ def _parse(spec: Endpoint, request: IngestRequest) -> Accepted:
         raise InvalidPayload(problems_of(exc)) from exc
 
 
+def _is_prefetch(headers: Headers) -> bool:
+    return any(
+        (value := headers.get(name)) is not None and value.lower() in _PREFETCH_PURPOSES
+        for name in _PREFETCH_HEADERS
+    )
+
+
+def _route(gateway: Gateway, spec: Endpoint) -> Route:
+    handler = gateway.endpoint(spec)
+    if not spec.browser:
+        return Route(spec.path, handler, methods=[spec.method])
+    cors = [Middleware(BrowserCORS)]
+    return Route(spec.path, handler, methods=[spec.method, "OPTIONS"], middleware=cors)
+
+
 def _idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is None:
@@ -175,8 +225,10 @@ def create_app(
         return FileResponse(OPENAPI_FILE, media_type="application/json")
 
     routes = [
-        *(Route(e.path, gateway.endpoint(e), methods=[e.method]) for e in ENDPOINTS),
+        *(_route(gateway, e) for e in ENDPOINTS),
         Route("/openapi.json", openapi),
         *service_routes(gateway.metrics, gateway.readiness),
     ]
-    return Starlette(routes=routes, lifespan=gateway.lifespan)
+    app = Starlette(routes=routes, lifespan=gateway.lifespan)
+    app.router.redirect_slashes = False
+    return app

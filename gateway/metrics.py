@@ -10,7 +10,8 @@ _LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 
 
 
 class GatewayMetrics(ComponentMetrics):
-    """Requests by format and status, events accepted, bytes, bots, and Kafka produce latency."""
+    """Requests by format and status, events accepted, bytes, bots, set-aside bulk elements,
+    prefetches, refused origins, and Kafka produce latency."""
 
     def __init__(self) -> None:
         super().__init__("gateway")
@@ -35,6 +36,26 @@ class GatewayMetrics(ComponentMetrics):
         self.bots = Counter(
             "headwater_gateway_bot_events",
             "Events from known bots, kept apart on the bots topic instead of the raw topic.",
+            ("format",),
+            registry=self.registry,
+        )
+        self.set_aside = Counter(
+            "headwater_gateway_set_aside_events",
+            "Invalid elements of bulk bodies, written to the dead-letter topic while the valid "
+            "ones were accepted, by format.",
+            ("format",),
+            registry=self.registry,
+        )
+        self.prefetches = Counter(
+            "headwater_gateway_prefetch_requests",
+            "Browser prefetch or preview requests: answered 200, nothing recorded, by format.",
+            ("format",),
+            registry=self.registry,
+        )
+        self.origins_refused = Counter(
+            "headwater_gateway_origin_refused_requests",
+            "Browser requests refused because their Origin is not in the project's "
+            "allowed_origins, by format.",
             ("format",),
             registry=self.registry,
         )

@@ -21,7 +21,7 @@ _STATUS_TEXT = {
     202: "Accepted: Kafka has the identification",
     400: "Invalid request",
     401: "Missing or unknown credentials",
-    403: "The key belongs to another project",
+    403: "The key belongs to another project, or the page's Origin is not one the project allows",
     404: "ENTRY_NOT_FOUND: no entry matches the embeddable and identifier",
     413: "Body (or its gzip inflation) too large",
     415: "Not JSON, or an unsupported Content-Encoding",
@@ -29,14 +29,15 @@ _STATUS_TEXT = {
     503: "Kafka is unavailable or the gateway is overloaded; see Retry-After",
 }
 _COMMON_ERRORS = (400, 413, 415, 429, 503)
-_FORMAT_ERRORS = {"vemetric": (), "usermaven": (401,), "embeddables": (401, 403, 404)}
+_FORMAT_ERRORS = {"vemetric": (403,), "usermaven": (401, 403), "embeddables": (401, 403, 404)}
 _SECURITY: dict[str, list[dict[str, list[str]]]] = {
-    "vemetric": [],
+    "vemetric": [{}, {"vemetricToken": []}],  # the token may instead be in the body
     "usermaven": [{"usermavenToken": []}],
     "embeddables": [{"apiKey": []}],
 }
 _SECURITY_SCHEMES = {
     "apiKey": {"type": "apiKey", "in": "header", "name": "X-Api-Key"},
+    "vemetricToken": {"type": "apiKey", "in": "header", "name": "Token"},
     "usermavenToken": {"type": "apiKey", "in": "query", "name": "token"},
 }
 _ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
@@ -86,6 +87,34 @@ _HEADERS = [
 ]
 
 
+_PREFLIGHT_HEADERS = [
+    {"name": "Origin", "in": "header", "required": True, "schema": {"type": "string"}},
+    {
+        "name": "Access-Control-Request-Method",
+        "in": "header",
+        "required": True,
+        "schema": {"const": "POST"},
+    },
+    {
+        "name": "Access-Control-Request-Headers",
+        "in": "header",
+        "required": False,
+        "schema": {"type": "string"},
+        "description": "Any headers: they are echoed in Access-Control-Allow-Headers.",
+    },
+]
+_CORS_HEADERS = {
+    name: {"schema": {"type": "string"}, "description": description}
+    for name, description in (
+        ("Access-Control-Allow-Origin", "The request's Origin, echoed."),
+        ("Access-Control-Allow-Credentials", "`true`: the trackers send with credentials."),
+        ("Access-Control-Allow-Methods", "POST (and the other CORS-safe methods)."),
+        ("Access-Control-Allow-Headers", "The requested headers, echoed."),
+        ("Access-Control-Max-Age", "How long a browser may cache this answer, in seconds."),
+    )
+}
+
+
 def openapi_document(endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
     models = {e.body for e in endpoints}
     refs, definitions = models_json_schema(
@@ -98,7 +127,10 @@ def openapi_document(endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
         body = refs[(endpoint.body, "validation")]
         if endpoint.bulk:
             body = {"oneOf": [body, {"type": "array", "items": body, "minItems": 1}]}
-        paths.setdefault(endpoint.path, {})[endpoint.method.lower()] = _operation(endpoint, body)
+        path = paths.setdefault(endpoint.path, {})
+        path[endpoint.method.lower()] = _operation(endpoint, body)
+        if endpoint.browser:
+            path["options"] = _preflight(endpoint)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -126,6 +158,19 @@ def _operation(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
         "parameters": parameters,
         "requestBody": {"required": True, "content": {_JSON: {"schema": body}}},
         "responses": {str(status): _response(endpoint, status) for status in sorted(set(statuses))},
+    }
+
+
+def _preflight(endpoint: Endpoint) -> dict[str, Any]:
+    """Browser endpoints answer CORS preflights from any origin (see gateway/cors.py)."""
+    return {
+        "summary": f"CORS preflight for {endpoint.path}, from any web page",
+        "tags": [endpoint.format],
+        "operationId": f"{endpoint.format}_options_{endpoint.body.__name__}",
+        "parameters": _PREFLIGHT_HEADERS,
+        "responses": {
+            "204": {"description": "The browser may send the request", "headers": _CORS_HEADERS}
+        },
     }
 
 

@@ -62,6 +62,16 @@ class Project(BaseModel):
     rate_limit_per_s: float | None = Field(
         None, ge=0, description="Events per second this project may send; 0 = no limit."
     )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Web origins (`https://shop.example`) whose pages may send this project's "
+        "browser events; empty: any origin. Server-to-server endpoints ignore it.",
+    )
+
+    def allows_origin(self, origin: str | None) -> bool:
+        """A request with no Origin header is not from a page's script (a server, a beacon from
+        the same site, curl): only pages from other origins are held to the list."""
+        return not self.allowed_origins or origin is None or origin in self.allowed_origins
 
 
 class ProjectFile(BaseModel):
@@ -94,6 +104,11 @@ class ProjectRegistry:
 
     def by_embeddables_key(self, key: str) -> Project | None:
         return self._by_embeddables_hash.get(hash_secret(key))
+
+    def by_usermaven_api_key(self, api_key: str) -> Project | None:
+        """The project of a public API key alone: the browser tracker can only send with it."""
+        found = self._by_usermaven_key.get(api_key)
+        return found[0] if found is not None else None
 
     def by_usermaven_token(self, api_key: str, server_token: str) -> Project | None:
         found = self._by_usermaven_key.get(api_key)

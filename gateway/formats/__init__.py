@@ -5,6 +5,7 @@ An `Endpoint` is one path of one vendor: how to parse an `IngestRequest` into an
 `GatewayError` in the vendor's error shape. The gateway's request handling is the same for all.
 """
 
+import hashlib
 import os
 import uuid
 from collections.abc import Callable, Mapping
@@ -92,6 +93,13 @@ class IngestRequest:
             return random_event_id()
         return uuid.uuid5(_EVENT_ID_NAMESPACE, name).hex
 
+    def cookieless_id(self, project_id: str) -> str:
+        """An anonymous id for a visitor sent without one (no cookie): a hash of the project,
+        client address, User-Agent and UTC day, so it rotates daily and stores no address."""
+        day = self.received_at.date().isoformat()
+        seed = f"{project_id}\n{self.client_host}\n{self.headers.get('user-agent', '')}\n{day}"
+        return "anon_" + hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()
+
 
 @dataclass(frozen=True, slots=True)
 class Accepted:
@@ -101,6 +109,7 @@ class Accepted:
     records: list[OutgoingRecord]
     response: Response
     bots: int = 0  # how many of `records` went to the bots topic
+    set_aside: int = 0  # how many of `records` are dead letters (bulk elements refused one by one)
 
 
 @dataclass(frozen=True)
@@ -117,3 +126,4 @@ class Endpoint:
     body: type[BaseModel]
     success_status: int = 200
     bulk: bool = False  # the body may also be an array of `body`
+    browser: bool = False  # called from web pages: answers CORS and checks the project's origins

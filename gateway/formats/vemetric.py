@@ -1,12 +1,26 @@
-"""Vemetric's event ingestion API (hub): `POST /e` (track), `/i` (identify), `/u` (update user).
+"""Vemetric's event ingestion API (hub): `POST /e` (track), `/i` (identify), `/u` (update user),
+`/r` (reset user) and `/l` (page leave).
 
-Spec: the Vemetric seed. The project token travels in the body and is public (send-only).
-Success is an empty body: 200 for `/e` and `/u`, 202 for `/i` ("identification in progress", as
-the seed lists it). Any invalid input is 400 with the text `Invalid!`, exactly as Vemetric answers;
-an `X-Headwater-Error` header says which field and why. `customData` values become strings.
+Spec: the Vemetric seed, and what Vemetric's own clients send (the SDKs and the browser tracker,
+which the hub accepts too):
+- The project token (public, send-only) comes from the `Token` header (the SDKs), else `Token` in
+  the body (the tracker's beacons, which cannot set headers), else `projectToken` in the body (the
+  seed). Likewise `Allow-Cookies` and the `V-SDK`, `V-SDK-Version`, `V-Host` headers may come in a
+  beacon's body; they and `V-Referrer` go into the event's context.
+- `userIdentifier` (the SDKs) names the user exactly as `identifier` (the seed) does; when both
+  are sent, `identifier` wins.
+- The tracker's `$$pageView` and `$$outboundLink` follow the rules of the seed's `$pageview` and
+  `$outbound_link` and are stored under those seed names, so queries know one name for each.
+- `userData.unset` (on `/e`) and `data.unset` (on `/i`, `/u`) remove person properties.
+- `/l` records a `$pageleave` event with what the tracker sends; `/r` (the tracker forgets its
+  user) checks the token, answers 200 and stores nothing, as the hub does.
+
+Success is an empty body: 200, or 202 for `/i` ("identification in progress", as the seed lists
+it). Any invalid input is 400 with the text `Invalid!`, exactly as Vemetric answers; an
+`X-Headwater-Error` header says which field and why. `customData` values become strings.
 
 Events from known bots are answered like any other but go to the bots topic, not the raw one.
-Requests without an `identifier` get a cookieless anonymous id, as Vemetric does: a hash of the
+Requests without an identifier get a cookieless anonymous id, as Vemetric does: a hash of the
 project, client address, User-Agent and UTC day, so it rotates daily and stores no address.
 """
 
@@ -15,7 +29,7 @@ from collections.abc import Callable
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StrictStr
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field, StrictStr
 from starlette.responses import PlainTextResponse, Response
 
 from gateway.body import parse_json
@@ -27,12 +41,22 @@ from headwater.projects import Project
 from schemas import topics
 from schemas.event import Event, UserDataUpdate
 
-__all__ = ["ENDPOINTS", "IdentifyUser", "TrackEvent", "UpdateUser"]
+__all__ = ["ENDPOINTS", "IdentifyUser", "PageLeave", "ResetUser", "TrackEvent", "UpdateUser"]
 
 PAGEVIEW = "$pageview"
 OUTBOUND_LINK = "$outbound_link"
+PAGE_LEAVE = "$pageleave"
 IDENTIFY = "$identify"
 UPDATE_USER = "$update_user"
+# The browser tracker's names for the seed's special events: stored under the seed's names.
+CANONICAL_NAMES = {"$$pageView": PAGEVIEW, "$$outboundLink": OUTBOUND_LINK}
+# Headers (or, in a beacon, body keys) the clients send, and the context key each becomes.
+CONTEXT_HEADERS = {
+    "V-SDK": "sdk",
+    "V-SDK-Version": "sdk_version",
+    "V-Host": "hub_host",
+    "V-Referrer": "referrer",
+}
 
 _REASONS = {
     400: "Invalid!",
@@ -51,15 +75,26 @@ class UserData(BaseModel):
 
     set: dict[str, Any] = Field(default_factory=dict)
     set_once: dict[str, Any] = Field(default_factory=dict, alias="setOnce")
+    unset: list[StrictStr] = Field(default_factory=list)
 
 
 class _Body(BaseModel):
-    """Fields every Vemetric body has. Unknown fields are ignored; known ones strictly typed."""
+    """Fields every Vemetric body may have. Unknown fields are ignored; known ones strictly typed.
+    `Token`, `Allow-Cookies` and the `V-` keys are what a beacon carries instead of headers."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="ignore", populate_by_name=True)
 
-    projectToken: StrictStr = Field(min_length=1)
+    projectToken: StrictStr | None = Field(None, min_length=1)
+    token: StrictStr | None = Field(None, alias="Token", min_length=1)
+    allow_cookies: StrictStr | bool | None = Field(None, alias="Allow-Cookies")
+    sdk: StrictStr | None = Field(None, alias="V-SDK")
+    sdk_version: StrictStr | None = Field(None, alias="V-SDK-Version")
+    hub_host: StrictStr | None = Field(None, alias="V-Host")
     displayName: StrictStr | None = None
+    identifier: StrictStr | None = Field(
+        None, validation_alias=AliasChoices("identifier", "userIdentifier"), min_length=1
+    )
+    contextId: StrictStr | None = None
 
 
 class TrackEvent(_Body):
@@ -67,41 +102,50 @@ class TrackEvent(_Body):
 
     name: StrictStr = Field(min_length=1)
     url: StrictStr | None = None
-    identifier: StrictStr | None = None
     customData: dict[str, Any] | None = None
     userData: UserData | None = None
-    contextId: StrictStr | None = None
 
 
 class IdentifyUser(_Body):
     """The body of `POST /i`."""
 
-    identifier: StrictStr = Field(min_length=1)
+    identifier: StrictStr = Field(
+        min_length=1, validation_alias=AliasChoices("identifier", "userIdentifier")
+    )
+    avatarUrl: StrictStr | None = None
     data: UserData | None = None
 
 
 class UpdateUser(_Body):
-    """The body of `POST /u`. `identifier` is optional (the SDKs send it when they know it)."""
+    """The body of `POST /u`. The identifier is optional (the SDKs send it when they know it)."""
 
-    identifier: StrictStr | None = None
     avatarUrl: StrictStr | None = None
     data: UserData | None = None
+
+
+class PageLeave(_Body):
+    """The body of `POST /l`, sent by the tracker's beacon when a page is left."""
+
+    url: StrictStr | None = None
+
+
+class ResetUser(_Body):
+    """The body of `POST /r` (the tracker sends none: the token comes in its header)."""
 
 
 def parse_track(request: IngestRequest) -> Accepted:
     payload = validate(TrackEvent, parse_json(request.body))
     project = _project(request, payload)
-    if payload.name in (PAGEVIEW, OUTBOUND_LINK) and not payload.url:
+    name = CANONICAL_NAMES.get(payload.name, payload.name)
+    if name in (PAGEVIEW, OUTBOUND_LINK) and not payload.url:
         raise InvalidPayload.at("url", f"required for {payload.name}")
     _check_limits(request, customData=payload.customData, userData=payload.userData)
     custom_data = {k: _as_string(v) for k, v in (payload.customData or {}).items()}
-    if payload.name == OUTBOUND_LINK and not custom_data.get("href"):
-        raise InvalidPayload.at("customData.href", f"required for {OUTBOUND_LINK}")
-    context = {"context_id": payload.contextId} if payload.contextId else {}
+    if name == OUTBOUND_LINK and not custom_data.get("href"):
+        raise InvalidPayload.at("customData.href", f"required for {payload.name}")
     event = _event(
-        request, project, payload.name, payload.identifier, payload.userData, payload.displayName,
-        url=payload.url, properties=custom_data, context=context,
-    )  # fmt: skip
+        request, project, name, payload, payload.userData, url=payload.url, properties=custom_data
+    )
     return _accepted(request, project, event, _ok)
 
 
@@ -110,8 +154,8 @@ def parse_identify(request: IngestRequest) -> Accepted:
     project = _project(request, payload)
     _check_limits(request, data=payload.data)
     event = _event(
-        request, project, IDENTIFY, payload.identifier, payload.data, payload.displayName,
-        links_anonymous=True,
+        request, project, IDENTIFY, payload, payload.data, links_anonymous=True,
+        extra_set=_avatar(payload.avatarUrl),
     )  # fmt: skip
     return _accepted(request, project, event, _accepted_identify)
 
@@ -120,16 +164,30 @@ def parse_update(request: IngestRequest) -> Accepted:
     payload = validate(UpdateUser, parse_json(request.body))
     project = _project(request, payload)
     _check_limits(request, data=payload.data)
-    extra = {"avatarUrl": payload.avatarUrl} if payload.avatarUrl is not None else {}
     event = _event(
-        request, project, UPDATE_USER, payload.identifier, payload.data, payload.displayName,
-        extra_set=extra,
-    )  # fmt: skip
+        request, project, UPDATE_USER, payload, payload.data, extra_set=_avatar(payload.avatarUrl)
+    )
     return _accepted(request, project, event, _ok)
 
 
+def parse_page_leave(request: IngestRequest) -> Accepted:
+    payload = validate(PageLeave, parse_json(request.body))
+    project = _project(request, payload)
+    event = _event(request, project, PAGE_LEAVE, payload, None, url=payload.url)
+    return _accepted(request, project, event, _ok)
+
+
+def parse_reset(request: IngestRequest) -> Accepted:
+    payload = validate(ResetUser, parse_json(request.body or b"{}"))
+    project = _project(request, payload)
+    return Accepted(project.id, [], _ok())
+
+
 def _project(request: IngestRequest, payload: _Body) -> Project:
-    project = request.projects.by_vemetric_token(payload.projectToken)
+    token = request.headers.get("token") or payload.token or payload.projectToken
+    if not token:
+        raise InvalidPayload.at("projectToken", "missing: send it in the Token header or the body")
+    project = request.projects.by_vemetric_token(token)
     if project is None:
         raise InvalidPayload.at("projectToken", "unknown project token")
     return project
@@ -141,25 +199,27 @@ def _check_limits(request: IngestRequest, **trees: Any) -> None:
     check_properties(plain, limits.max_json_depth, limits.max_properties)
 
 
+def _avatar(avatar_url: str | None) -> dict[str, Any]:
+    return {"avatarUrl": avatar_url} if avatar_url is not None else {}
+
+
 def _event(
     request: IngestRequest,
     project: Project,
     name: str,
-    identifier: str | None,
+    payload: _Body,
     user_data: UserData | None,
-    display_name: str | None,
     *,
     url: str | None = None,
     properties: dict[str, Any] | None = None,
-    context: dict[str, str] | None = None,
     links_anonymous: bool = False,
     extra_set: dict[str, Any] | None = None,
 ) -> Event:
     data = user_data or UserData()
     user_set = {**data.set, **(extra_set or {})}
-    if display_name is not None:
-        user_set.setdefault("displayName", display_name)
-    user_agent = request.headers.get("user-agent")
+    if payload.displayName is not None:
+        user_set.setdefault("displayName", payload.displayName)
+    identifier = payload.identifier
     return Event(
         event_id=request.event_id(project.id),
         project_id=project.id,
@@ -173,14 +233,30 @@ def _event(
         if links_anonymous or identifier is None
         else None,
         url=url,
-        context={
-            **({"user_agent": user_agent} if user_agent else {}),
-            "allow_cookies": request.headers.get("allow-cookies", "false").lower(),
-            **(context or {}),
-        },
+        context=_context(request, payload),
         properties=properties or {},
-        user_data=UserDataUpdate(set=user_set, set_once=data.set_once),
+        user_data=UserDataUpdate(set=user_set, set_once=data.set_once, unset=data.unset),
     )
+
+
+def _context(request: IngestRequest, payload: _Body) -> dict[str, str]:
+    """Request context: headers first, a beacon's body keys where a header is missing."""
+    headers = request.headers
+    in_body = {
+        "V-SDK": payload.sdk, "V-SDK-Version": payload.sdk_version, "V-Host": payload.hub_host,
+    }  # fmt: skip
+    context = {
+        key: value
+        for header, key in CONTEXT_HEADERS.items()
+        if (value := headers.get(header) or in_body.get(header))
+    }
+    if user_agent := headers.get("user-agent"):
+        context["user_agent"] = user_agent
+    allow_cookies = headers.get("allow-cookies") or payload.allow_cookies or False
+    context["allow_cookies"] = str(allow_cookies).lower()
+    if payload.contextId:
+        context["context_id"] = payload.contextId
+    return context
 
 
 def _anonymous_id(request: IngestRequest, project: Project) -> str:
@@ -229,14 +305,22 @@ def _header_safe(text: str) -> str:
 ENDPOINTS = (
     Endpoint(
         "vemetric", "POST", "/e", parse_track, render_error, "Track an event or pageview",
-        TrackEvent,
+        TrackEvent, browser=True,
     ),
     Endpoint(
         "vemetric", "POST", "/i", parse_identify, render_error, "Identify a user",
-        IdentifyUser, success_status=202,
+        IdentifyUser, success_status=202, browser=True,
     ),
     Endpoint(
         "vemetric", "POST", "/u", parse_update, render_error, "Update user properties",
-        UpdateUser,
+        UpdateUser, browser=True,
+    ),
+    Endpoint(
+        "vemetric", "POST", "/r", parse_reset, render_error,
+        "Reset the user (the tracker forgets it); stores nothing", ResetUser, browser=True,
+    ),
+    Endpoint(
+        "vemetric", "POST", "/l", parse_page_leave, render_error, "Record a page leave",
+        PageLeave, browser=True,
     ),
 )  # fmt: skip

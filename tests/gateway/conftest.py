@@ -19,6 +19,7 @@ from tests.helpers import environment, eventually, headwater, http_ok, stop
 __all__ = ["RunningGateway", "topic_size"]
 
 RATE_LIMITED_PER_S = 2.0
+SHOP_ORIGIN = "https://shop.example"  # the only origin project "shop" allows
 
 
 @dataclass(frozen=True)
@@ -31,6 +32,7 @@ class RunningGateway:
     embeddables_key: str  # project "acme"
     other_embeddables_key: str  # project "other"
     limited_token: str  # project "limited": vemetric, RATE_LIMITED_PER_S
+    shop_token: str  # project "shop": vemetric, browser events only from SHOP_ORIGIN
 
     @property
     def usermaven_api_key(self) -> str:
@@ -47,17 +49,14 @@ def _projects(projects_file: Path) -> dict[str, str]:
         "embeddables_key": create_key(projects_file, "acme", "embeddables"),
         "other_embeddables_key": create_key(projects_file, "other", "embeddables"),
         "limited_token": create_key(projects_file, "limited", "vemetric"),
+        "shop_token": create_key(projects_file, "shop", "vemetric"),
+    }
+    changes = {
+        "limited": {"rate_limit_per_s": RATE_LIMITED_PER_S},
+        "shop": {"allowed_origins": [SHOP_ORIGIN]},
     }
     projects = ProjectFile.model_validate_json(projects_file.read_bytes()).projects
-    save_projects(
-        projects_file,
-        [
-            p.model_copy(update={"rate_limit_per_s": RATE_LIMITED_PER_S})
-            if p.id == "limited"
-            else p
-            for p in projects
-        ],
-    )
+    save_projects(projects_file, [p.model_copy(update=changes.get(p.id, {})) for p in projects])
     return keys
 
 

@@ -5,7 +5,13 @@ import pytest
 
 from gateway.errors import InvalidPayload
 from gateway.formats import Accepted
-from gateway.formats.vemetric import parse_identify, parse_track, parse_update
+from gateway.formats.vemetric import (
+    parse_identify,
+    parse_page_leave,
+    parse_reset,
+    parse_track,
+    parse_update,
+)
 from headwater.projects import Project
 from schemas import topics
 from schemas.event import Event, decode
@@ -176,3 +182,126 @@ def test_http_client_libraries_are_not_bots() -> None:
 def test_idempotency_key_makes_the_same_event_id() -> None:
     [first], [second] = parse(fixture("purchase")), parse(fixture("purchase"))
     assert first.event_id == second.event_id
+
+
+# What Vemetric's own clients send (the SDKs and the browser tracker) ----------------------------
+
+SDK_HEADERS = {"token": TOKEN, "v-sdk": "python", "v-sdk-version": "0.2.0"}
+
+
+def sdk_accept(body: dict[str, object], parser=parse_track, **headers: str) -> list[Event]:  # type: ignore[no-untyped-def]
+    request = ingest_request(body, PROJECTS, headers=HEADERS | SDK_HEADERS | headers)
+    return [decode(record.value or b"") for record in parser(request).records]
+
+
+def test_sdk_token_header_and_user_identifier() -> None:
+    """The Python and Node SDKs: the token in a `Token` header, the user as `userIdentifier`,
+    `V-SDK` headers into the context."""
+    body = {"name": "signup", "userIdentifier": "user_9", "customData": {"plan": "pro"}}
+    [event] = sdk_accept(body)
+    assert (event.project_id, event.user_id, event.anonymous_id) == ("p1", "user_9", None)
+    assert event.context["sdk"] == "python"
+    assert event.context["sdk_version"] == "0.2.0"
+
+
+def test_token_precedence_header_then_body_token_then_project_token() -> None:
+    body = {"name": "signup", "projectToken": "proj_unknown", "Token": TOKEN}
+    assert parse(body)[0].project_id == "p1"
+    with pytest.raises(InvalidPayload):
+        parse({"name": "signup", "Token": "proj_unknown", "projectToken": TOKEN})
+    assert rejected_field({"name": "signup"}) == "projectToken"
+
+
+def test_identifier_wins_over_user_identifier() -> None:
+    [event] = parse(fixture("pageview") | {"userIdentifier": "other"})
+    assert event.user_id == "user_123"
+
+
+@pytest.mark.parametrize(
+    ("tracker_name", "stored_name", "extra"),
+    [
+        ("$$pageView", "$pageview", {}),
+        ("$$outboundLink", "$outbound_link", {"customData": {"href": "https://out.example/"}}),
+    ],
+)
+def test_tracker_names_are_stored_under_the_seed_names(
+    tracker_name: str, stored_name: str, extra: dict[str, object]
+) -> None:
+    body = {"name": tracker_name, "url": "https://shop.example/a", "contextId": "c1"} | extra
+    [event] = sdk_accept(body)
+    assert (event.name, event.url, event.context["context_id"]) == (
+        stored_name,
+        "https://shop.example/a",
+        "c1",
+    )
+
+
+def test_tracker_names_follow_the_seed_rules() -> None:
+    assert rejected_field({"name": "$$pageView", "Token": TOKEN}) == "url"
+    body = {"name": "$$outboundLink", "Token": TOKEN, "url": "https://shop.example/"}
+    assert rejected_field(body) == "customData.href"
+
+
+def test_beacon_carries_token_cookies_and_sdk_in_the_body() -> None:
+    """The tracker's `sendBeacon` cannot set headers: it merges them into the JSON body."""
+    body = {
+        "name": "$$outboundLink",
+        "url": "https://shop.example/",
+        "customData": {"href": "https://out.example/"},
+        "Token": TOKEN,
+        "Allow-Cookies": "true",
+        "V-SDK": "script",
+        "V-SDK-Version": "0.6.1",
+        "V-Host": "hub.shop.example",
+    }
+    [event] = parse(body)
+    assert event.context | {"user_agent": "-"} == {
+        "user_agent": "-",
+        "allow_cookies": "false",  # the header (HEADERS) wins over the body
+        "sdk": "script",
+        "sdk_version": "0.6.1",
+        "hub_host": "hub.shop.example",
+    }
+    request = ingest_request(body, PROJECTS, headers={"user-agent": "Mozilla/5.0"})
+    [record] = parse_track(request).records
+    assert decode(record.value or b"").context["allow_cookies"] == "true"
+
+
+def test_referrer_header_goes_into_the_context() -> None:
+    [event] = sdk_accept(fixture("pageview"), **{"v-referrer": "https://ref.example/"})
+    assert event.context["referrer"] == "https://ref.example/"
+
+
+def test_user_data_unset_on_track_and_data_unset_on_update() -> None:
+    track = {"name": "plan_changed", "userIdentifier": "u1", "userData": {"unset": ["trial"]}}
+    assert sdk_accept(track)[0].user_data.unset == ["trial"]
+    update = {"userIdentifier": "u1", "data": {"set": {"plan": "pro"}, "unset": ["trial", "x"]}}
+    [event] = sdk_accept(update, parse_update)
+    assert (event.user_data.set, event.user_data.unset) == ({"plan": "pro"}, ["trial", "x"])
+    assert rejected_field({"name": "n", "Token": TOKEN, "userData": {"unset": [1]}}) == (
+        "userData.unset.0"
+    )
+
+
+def test_tracker_identify_with_avatar_and_data() -> None:
+    body = {"identifier": "u1", "displayName": "Ann", "avatarUrl": "https://a/x.png", "data": {}}
+    [event] = sdk_accept(body, parse_identify)
+    assert event.user_data.set == {"avatarUrl": "https://a/x.png", "displayName": "Ann"}
+    assert event.anonymous_id is not None
+
+
+def test_page_leave_is_recorded() -> None:
+    body = {"url": "https://shop.example/a", "contextId": "c1", "Token": TOKEN}
+    [event] = parse(body, parse_page_leave)
+    assert (event.name, event.url, event.context["context_id"]) == (
+        "$pageleave",
+        "https://shop.example/a",
+        "c1",
+    )
+
+
+def test_reset_checks_the_token_and_records_nothing() -> None:
+    request = ingest_request(b"", PROJECTS, headers=HEADERS | {"token": TOKEN}, path="/r")
+    accepted = parse_reset(request)
+    assert (accepted.project_id, accepted.records, accepted.response.status_code) == ("p1", [], 200)
+    assert rejected_field(b"", parse_reset) == "projectToken"

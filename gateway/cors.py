@@ -1,0 +1,48 @@
+"""CORS for the endpoints that web pages call (the browser trackers'), and only for those.
+
+The trackers send with credentials (XHR `withCredentials`, beacons) and custom headers (`Token`,
+`Allow-Cookies`, `V-SDK`, ...), so every call from a page on another site is preflighted, and a
+credentialed answer must name the page's origin, never `*`. As Vemetric's hub does, any origin is
+answered here, with credentials allowed and whatever headers the preflight asks for: a tracker
+version that adds a header keeps working. A project that lists `allowed_origins` is held to them
+after authentication, in the gateway's request path (a preflight carries no credentials, so it
+cannot know the project). Error answers carry the same headers, so a page's script can read why
+it was refused (`X-Headwater-Error`).
+
+Starlette's `CORSMiddleware` does the work; this only fixes its options and answers a successful
+preflight with 204 No Content instead of 200 "OK".
+"""
+
+from starlette.datastructures import Headers
+from starlette.middleware.cors import CORSMiddleware
+from starlette.responses import Response
+from starlette.types import ASGIApp
+
+__all__ = ["PREFLIGHT_MAX_AGE_S", "BrowserCORS"]
+
+PREFLIGHT_MAX_AGE_S = 86_400  # browsers cap it lower (Chromium: 2 h); one preflight per page load
+_EXPOSED = ("X-Headwater-Error", "Retry-After")
+_BODY_HEADERS = frozenset({"content-length", "content-type"})
+
+
+class BrowserCORS(CORSMiddleware):
+    """Any origin, echoed, with credentials; POST; every requested header; 204 preflights."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        super().__init__(
+            app,
+            allow_origins=["*"],
+            allow_methods=["POST"],
+            allow_headers=["*"],
+            allow_credentials=True,
+            allow_private_network=True,
+            expose_headers=_EXPOSED,
+            max_age=PREFLIGHT_MAX_AGE_S,
+        )
+
+    def preflight_response(self, request_headers: Headers) -> Response:
+        response = super().preflight_response(request_headers)
+        if response.status_code != 200:
+            return response
+        headers = {k: v for k, v in response.headers.items() if k not in _BODY_HEADERS}
+        return Response(status_code=204, headers=headers)
