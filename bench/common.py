@@ -7,6 +7,7 @@ Scripts in this folder run as `python bench/<name>.py`, which puts this folder f
 """
 
 import asyncio
+import dataclasses
 import os
 import re
 import shutil
@@ -72,6 +73,8 @@ class WrkResult:
     requests_per_s: float
     p50_ms: float
     p99_ms: float
+    requests: int = 0  # completed in the run
+    cpu_us_per_request: float | None = None  # of the measured server, when one was named
 
 
 def progress(message: str) -> None:
@@ -254,28 +257,47 @@ def wrk(url: str, script: Path | None, connections: int, duration: str = DURATIO
     if "Non-2xx" in out or "Socket errors" in out:
         raise SystemExit(f"errors during the run of {url}:\n{out}")
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
-    if rps is None:
+    done = re.search(r"(\d+) requests in", out)
+    if rps is None or done is None:
         raise SystemExit(f"no Requests/sec in wrk's output:\n{out}")
-    return WrkResult(float(rps.group(1)), _percentile(out, "50"), _percentile(out, "99"))
+    p50, p99 = _percentile(out, "50"), _percentile(out, "99")
+    return WrkResult(float(rps.group(1)), p50, p99, int(done.group(1)))
 
 
-def measure(label: str, url: str, script: Path | None, connections: int, runs: int) -> WrkResult:
-    """A warm-up run, then `runs` runs; the median of each number."""
+def measure(
+    label: str,
+    url: str,
+    script: Path | None,
+    connections: int,
+    runs: int,
+    server_pid: int | None = None,
+) -> WrkResult:
+    """A warm-up run, then `runs` runs; the median of each number. With `server_pid`, also the
+    CPU time that process (and its children) used per request: the fair figure on a machine
+    whose cores the server shares with the broker and wrk."""
     progress(f"{label}: warm-up ({DURATION}, {connections} connections)")
     wrk(url, script, connections)
     results = []
     for i in range(1, runs + 1):
         progress(f"{label}: run {i}/{runs}")
+        cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
         result = wrk(url, script, connections)
+        if server_pid and result.requests:
+            cpu = (cpu_seconds(server_pid) - cpu_before) * 1e6 / result.requests
+            result = dataclasses.replace(result, cpu_us_per_request=cpu)
         progress(
             f"{label}: run {i}/{runs}: {result.requests_per_s:,.0f} req/s, "
             f"p50 {result.p50_ms:.2f} ms, p99 {result.p99_ms:.2f} ms"
+            + (f", {result.cpu_us_per_request:.0f} µs CPU/request" if server_pid else "")
         )
         results.append(result)
+    cpus = [r.cpu_us_per_request for r in results if r.cpu_us_per_request is not None]
     return WrkResult(
         statistics.median(r.requests_per_s for r in results),
         statistics.median(r.p50_ms for r in results),
         statistics.median(r.p99_ms for r in results),
+        statistics.median(r.requests for r in results),
+        statistics.median(cpus) if cpus else None,
     )
 
 

@@ -147,27 +147,28 @@ def _json_or_none(body: bytes) -> object:
         return None
 
 
-def run_case(case: Case, base_url: str, bench: BenchEnvironment) -> WrkResult:
+def run_case(case: Case, base_url: str, bench: BenchEnvironment, gateway_pid: int) -> WrkResult:
     url = f"{base_url}{case.path}"
     check_answer(case, url)
     script = write_lua(bench.data_dir / f"{case.name}.lua", case.body)
-    return measure(case.name, url, script, case.connections, RUNS)
+    return measure(case.name, url, script, case.connections, RUNS, server_pid=gateway_pid)
 
 
 def print_header() -> None:
     print(
         f"| case | events/request | connections | req/s (median of {RUNS}) | p50 ms | p99 ms "
-        "| events/s | target |"
+        "| events/s | gateway CPU µs/event | target |"
     )
-    print("|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|")
 
 
 def print_row(case: Case, result: WrkResult) -> None:
     verdict = "met" if case.meets_target(result) else "missed"
+    cpu = (result.cpu_us_per_request or 0.0) / case.events_per_request
     print(
         f"| {case.name} | {case.events_per_request} | {case.connections} "
         f"| {result.requests_per_s:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
-        f"| {case.events_per_s(result):,.0f} | {verdict} |",
+        f"| {case.events_per_s(result):,.0f} | {cpu:.1f} | {verdict} |",
         flush=True,
     )
 
@@ -181,7 +182,7 @@ def main() -> None:
             progress(f"gateway ready: pid {gateway.pid}, port {port}")
             print_header()
             for case in cases:
-                print_row(case, run_case(case, f"http://127.0.0.1:{port}", bench))
+                print_row(case, run_case(case, f"http://127.0.0.1:{port}", bench, gateway.pid))
 
 
 if __name__ == "__main__":
