@@ -12,6 +12,7 @@ __all__ = [
     "GatewayError",
     "InvalidPayload",
     "KafkaUnavailable",
+    "LimitExceeded",
     "PayloadTooLarge",
     "Problem",
     "RateLimited",
@@ -51,6 +52,11 @@ class GatewayError(HeadwaterError):
 
 class InvalidPayload(GatewayError):
     """The body cannot become events: malformed JSON, a missing field, a wrong type, ..."""
+
+
+class LimitExceeded(InvalidPayload):
+    """A property tree deeper or wider than the gateway's limits: valid once an operator raises
+    them, so a bulk element set aside for it carries its own reason (`exceeds_limits`)."""
 
 
 class Unauthorized(GatewayError):

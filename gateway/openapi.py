@@ -5,6 +5,7 @@ the gateway serves it at `/openapi.json`.
 """
 
 import json
+import re
 from typing import Any
 
 from pydantic.json_schema import models_json_schema
@@ -41,6 +42,19 @@ _SECURITY_SCHEMES = {
     "usermavenToken": {"type": "apiKey", "in": "query", "name": "token"},
 }
 _ERROR_SCHEMAS: dict[str, dict[str, Any]] = {
+    "UsermavenOk": {
+        "type": "object",
+        "required": ["status"],
+        "properties": {
+            "status": {"const": "ok"},
+            "set_aside": {
+                "type": "array",
+                "items": {"$ref": "#/components/schemas/Problem"},
+                "description": "Bulk bodies: the elements refused one by one and written to the "
+                "dead-letter topic while the others were accepted (absent when none were).",
+            },
+        },
+    },
     "UsermavenError": {
         "type": "object",
         "required": ["status", "message", "errors"],
@@ -87,6 +101,8 @@ _HEADERS = [
 ]
 
 
+_PATH_PARAMETER = re.compile(r"\{(\w+)\}")
+_NOT_A_WORD = re.compile(r"\W+")
 _PREFLIGHT_HEADERS = [
     {"name": "Origin", "in": "header", "required": True, "schema": {"type": "string"}},
     {
@@ -145,15 +161,11 @@ def openapi_document(endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
 
 def _operation(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
     statuses = (endpoint.success_status, *_FORMAT_ERRORS[endpoint.format], *_COMMON_ERRORS)
-    parameters = list(_HEADERS)
-    if "{projectId}" in endpoint.path:
-        parameters.append(
-            {"name": "projectId", "in": "path", "required": True, "schema": {"type": "string"}}
-        )
+    parameters = [*_HEADERS, *_path_parameters(endpoint)]
     return {
         "summary": endpoint.summary,
         "tags": [endpoint.format],
-        "operationId": f"{endpoint.format}_{endpoint.method.lower()}_{endpoint.body.__name__}",
+        "operationId": _operation_id(endpoint, endpoint.method),
         "security": _SECURITY[endpoint.format],
         "parameters": parameters,
         "requestBody": {"required": True, "content": {_JSON: {"schema": body}}},
@@ -161,13 +173,26 @@ def _operation(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def _path_parameters(endpoint: Endpoint) -> list[dict[str, Any]]:
+    return [
+        {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
+        for name in _PATH_PARAMETER.findall(endpoint.path)
+    ]
+
+
+def _operation_id(endpoint: Endpoint, method: str) -> str:
+    """Unique per path and method: a body model may serve several paths."""
+    path = _NOT_A_WORD.sub("_", endpoint.path).lstrip("_")  # a trailing slash stays distinct
+    return f"{endpoint.format}_{method.lower()}_{path}"
+
+
 def _preflight(endpoint: Endpoint) -> dict[str, Any]:
     """Browser endpoints answer CORS preflights from any origin (see gateway/cors.py)."""
     return {
         "summary": f"CORS preflight for {endpoint.path}, from any web page",
         "tags": [endpoint.format],
-        "operationId": f"{endpoint.format}_options_{endpoint.body.__name__}",
-        "parameters": _PREFLIGHT_HEADERS,
+        "operationId": _operation_id(endpoint, "options"),
+        "parameters": [*_PREFLIGHT_HEADERS, *_path_parameters(endpoint)],
         "responses": {
             "204": {"description": "The browser may send the request", "headers": _CORS_HEADERS}
         },
@@ -177,7 +202,9 @@ def _preflight(endpoint: Endpoint) -> dict[str, Any]:
 def _response(endpoint: Endpoint, status: int) -> dict[str, Any]:
     response: dict[str, Any] = {"description": _STATUS_TEXT[status]}
     if status < 300:
-        if endpoint.format != "vemetric":
+        if endpoint.format == "usermaven":
+            response["content"] = {_JSON: {"schema": {"$ref": _REF.format(model="UsermavenOk")}}}
+        elif endpoint.format != "vemetric":
             response["content"] = {_JSON: {"schema": {"type": "object"}}}
         return response
     if endpoint.format == "vemetric":

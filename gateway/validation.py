@@ -1,17 +1,69 @@
 """Turning parsed JSON into a vendor's request model, with every problem named by its field."""
 
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
+from pydantic_core import PydanticCustomError, core_schema
 
 from gateway.body import properties_problem
-from gateway.errors import InvalidPayload, Problem
+from gateway.errors import InvalidPayload, LimitExceeded, Problem
 
-__all__ = ["check_properties", "problems_of", "validate"]
+__all__ = ["Id", "check_properties", "id_text", "problems_of", "validate"]
 
 M = TypeVar("M", bound=BaseModel)
 
 _MAX_PROBLEMS = 20
+_EXACT_FLOAT = 2**53
+
+
+def id_text(value: Any) -> str | None:
+    """An id's string form, or None when `value` cannot be an id: a string as it is, a JSON
+    number as its decimal string (`42` and `42.0` -> "42", `1.5` -> "1.5"). A float beyond 2^53
+    (so also an integer beyond 64 bits, which JSON parsers read as a float) has lost its digits
+    and is refused, as are booleans and containers."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float) and abs(value) <= _EXACT_FLOAT:  # also refuses nan and inf
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def _number_id(value: float) -> str:
+    if (text := id_text(value)) is None:
+        raise PydanticCustomError("id_type", "a float id beyond 2^53 has lost its digits")
+    return text
+
+
+class _IdSchema:
+    """A string as it is (checked by pydantic-core alone, as fast as `StrictStr`), or a number
+    as its string form; anything else is one error, "must be a string or a number"."""
+
+    SCHEMA = core_schema.union_schema(
+        [
+            core_schema.str_schema(strict=True),
+            core_schema.no_info_after_validator_function(
+                _number_id,
+                core_schema.union_schema(
+                    [core_schema.int_schema(strict=True), core_schema.float_schema(strict=True)]
+                ),
+            ),
+        ],
+        mode="left_to_right",
+        custom_error_type="id_type",
+        custom_error_message="must be a string or a number (beyond 2^53, an integer of 64 bits)",
+        serialization=core_schema.simple_ser_schema("str"),  # a str once validated
+    )
+
+    def __get_pydantic_core_schema__(self, source: Any, handler: Any) -> core_schema.CoreSchema:
+        return self.SCHEMA
+
+
+# An id field that clients send as a string (UUIDs among them) or a number: stored as a string.
+Id = Annotated[str, _IdSchema()]
 
 
 def problems_of(exc: ValidationError, index: int | None = None) -> list[Problem]:
@@ -34,11 +86,11 @@ def validate(model: type[M], data: Any) -> M:
 def check_properties(
     trees: dict[str, Any], max_depth: int, max_keys: int, index: int | None = None
 ) -> None:
-    """Each named property tree within the limits, or InvalidPayload naming the field."""
+    """Each named property tree within the limits, or LimitExceeded naming the field."""
     problems = [
         Problem(field, reason, index)
         for field, tree in trees.items()
         if tree and (reason := properties_problem(tree, max_depth, max_keys))
     ]
     if problems:
-        raise InvalidPayload(problems)
+        raise LimitExceeded(problems)

@@ -233,7 +233,9 @@ def _letter_filter(reason: str | None, stage: str | None, topic: str | None) -> 
 
 _DLQ_OPTIONS = (
     click.option("--reason", help="Only letters with this reason, e.g. invalid_record."),
-    click.option("--stage", help="Only letters set aside by this stage: processors or sink."),
+    click.option(
+        "--stage", help="Only letters set aside by this stage: gateway, processors, sink."
+    ),
     click.option("--topic", help="Only letters read from this topic."),
 )
 
@@ -256,8 +258,8 @@ def dlq_list(reason: str | None, stage: str | None, topic: str | None, limit: in
         letter = stored.letter
         click.echo(
             f"{stored.partition}:{stored.offset:<8} {letter.failed_at:%Y-%m-%d %H:%M:%S} "
-            f"{letter.stage:<10} {letter.reason:<26} {letter.topic}[{letter.partition}]@"
-            f"{letter.offset}  {letter.detail.splitlines()[0][:80] if letter.detail else ''}"
+            f"{letter.stage:<10} {letter.reason:<26} {letter.where()}  "
+            f"{letter.detail.splitlines()[0][:80] if letter.detail else ''}"
         )
     click.echo(
         f"{len(letters)} dead letter(s)" + (f", {limit} shown" if len(letters) > limit else "")
@@ -268,15 +270,22 @@ def dlq_list(reason: str | None, stage: str | None, topic: str | None, limit: in
 @_with_dlq_options
 @click.option("--yes", is_flag=True, help="Replay without asking.")
 def dlq_replay(reason: str | None, stage: str | None, topic: str | None, yes: bool) -> None:
-    """Produce matching letters' payloads back to the topics they came from."""
+    """Produce matching letters' payloads back to the topics they came from (gateway letters:
+    their elements translated again with the current gateway settings, to headwater.raw)."""
     from headwater.dlq import list_letters, replay_letters
 
     wanted = _letter_filter(reason, stage, topic)
     if not yes:
         count = len(list_letters(KafkaSettings(), wanted))
         click.confirm(f"replay {count} dead letter(s)?", abort=True)
-    replayed = replay_letters(KafkaSettings(), wanted)
-    click.echo(f"replayed {len(replayed)} dead letter(s)")
+    done = replay_letters(KafkaSettings(), wanted, GatewaySettings())
+    click.echo(f"replayed {len(done.replayed)} dead letter(s)")
+    for stored, why in done.refused:
+        click.echo(
+            f"still invalid: {stored.partition}:{stored.offset} {stored.letter.where()}: {why}"
+        )
+    if done.refused:
+        click.echo(f"{len(done.refused)} dead letter(s) not replayed")
 
 
 @cli.group()

@@ -5,20 +5,35 @@ without a consumer group, so they never move anyone's offsets. A replay produces
 letter's original payload, with its original key, to the topic it was read from (after a fix,
 the processors or the sink take it again). Replaying a letter twice produces it twice; the
 event's own `event_id` makes the repeat collapse downstream.
+
+A gateway letter (an element of a bulk body, set aside on its own) was never on Kafka and holds
+vendor JSON, not an `Event`: its element is translated again by its format's current code with
+the current gateway settings (after a fix, or a raised `HEADWATER_GATEWAY_MAX_PROPERTIES`), and
+the event goes to headwater.raw with the id recorded in the letter, so replaying twice makes one
+event downstream. Elements still invalid are reported, not produced; their letters stay.
 """
 
 import asyncio
-from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from pydantic import ValidationError
 
+from gateway.errors import GatewayError
+from gateway.formats import usermaven
+from gateway.settings import GatewaySettings
 from headwater.settings import KafkaSettings
 from schemas import topics
 from schemas.dead_letter import DeadLetter
+from schemas.event import Event, encode
 
-__all__ = ["LetterFilter", "StoredLetter", "list_letters", "replay_letters"]
+__all__ = ["LetterFilter", "Replay", "StoredLetter", "list_letters", "record_for", "replay_letters"]
+
+# Each vendor format whose gateway sets bulk elements aside, and how it translates one again.
+TRANSLATIONS: dict[str, Callable[[DeadLetter, GatewaySettings], Event]] = {
+    "usermaven": usermaven.replay,
+}
 
 
 @dataclass(frozen=True)
@@ -84,27 +99,51 @@ def list_letters(kafka: KafkaSettings, wanted: LetterFilter) -> list[StoredLette
     return asyncio.run(_collect(kafka, wanted))
 
 
-def replay_letters(kafka: KafkaSettings, wanted: LetterFilter) -> list[StoredLetter]:
-    """Produce each matching letter's payload to its original topic; return those replayed."""
+@dataclass
+class Replay:
+    """The letters replayed, and those that could not be, with why (an element still invalid)."""
 
-    async def replay() -> list[StoredLetter]:
-        letters = await _collect(kafka, wanted)
+    replayed: list[StoredLetter] = field(default_factory=list)
+    refused: list[tuple[StoredLetter, str]] = field(default_factory=list)
+
+
+def record_for(letter: DeadLetter, gateway: GatewaySettings) -> tuple[str, bytes | None, bytes]:
+    """(topic, key, value) to produce for `letter`; GatewayError or ValueError if none."""
+    if letter.origin is None:
+        if letter.topic is None:
+            raise ValueError("the letter names no topic and no gateway origin")
+        key = letter.key.encode() if letter.key is not None else None
+        return letter.topic, key, letter.payload.encode()
+    translation = TRANSLATIONS.get(letter.origin.format)
+    if translation is None:
+        raise ValueError(f"no translation for the {letter.origin.format!r} format")
+    event = translation(letter, gateway)
+    return topics.RAW, event.kafka_key(), encode(event)
+
+
+def replay_letters(kafka: KafkaSettings, wanted: LetterFilter, gateway: GatewaySettings) -> Replay:
+    """Produce each matching letter's payload to its original topic (a gateway letter: its
+    element translated again with `gateway`'s settings, to headwater.raw)."""
+
+    async def replay() -> Replay:
+        done, letters = Replay(), await _collect(kafka, wanted)
         producer = AIOKafkaProducer(
             bootstrap_servers=kafka.bootstrap_servers, acks="all", enable_idempotence=True
         )
         await producer.start()
         try:
-            deliveries = [
-                await producer.send(
-                    stored.letter.topic,
-                    stored.letter.payload.encode(),
-                    key=stored.letter.key.encode() if stored.letter.key is not None else None,
-                )
-                for stored in letters
-            ]
+            deliveries = []
+            for stored in letters:
+                try:
+                    topic, key, value = record_for(stored.letter, gateway)
+                except (GatewayError, ValueError) as exc:
+                    done.refused.append((stored, str(exc)))
+                    continue
+                deliveries.append(await producer.send(topic, value, key=key))
+                done.replayed.append(stored)
             await asyncio.gather(*deliveries)
         finally:
             await producer.stop()
-        return letters
+        return done
 
     return asyncio.run(replay())

@@ -35,7 +35,6 @@ COMPONENTS = ("sink", "process", "gateway")  # start order; stopped in reverse
 _READY_TIMEOUT_S = 90.0
 
 
-
 @dataclass
 class Child:
     name: str

@@ -24,7 +24,6 @@ Requests without an identifier get a cookieless anonymous id, as Vemetric does: 
 project, client address, User-Agent and UTC day, so it rotates daily and stores no address.
 """
 
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -229,7 +228,7 @@ def _event(
         received_at=request.received_at,
         idempotency_key=request.idempotency_key,
         user_id=identifier,
-        anonymous_id=_anonymous_id(request, project)
+        anonymous_id=request.cookieless_id(project.id)
         if links_anonymous or identifier is None
         else None,
         url=url,
@@ -257,12 +256,6 @@ def _context(request: IngestRequest, payload: _Body) -> dict[str, str]:
     if payload.contextId:
         context["context_id"] = payload.contextId
     return context
-
-
-def _anonymous_id(request: IngestRequest, project: Project) -> str:
-    day = request.received_at.date().isoformat()
-    seed = f"{project.id}\n{request.client_host}\n{request.headers.get('user-agent', '')}\n{day}"
-    return "anon_" + hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()
 
 
 def _accepted(
