@@ -1,13 +1,14 @@
 """The Kafka topics that connect the components, and what each one carries.
 
-| topic                | value                | key              | written by              | policy  |
-|----------------------|----------------------|------------------|-------------------------|---------|
-| headwater.raw        | `Event`, as received | project:person   | gateway, producers      | delete  |
-| headwater.events     | `Event`, processed   | project:person   | processors              | delete  |
-| headwater.deadletter | `DeadLetter`         | the original key | gateway (project id),   | delete  |
-|                      |                      |                  | processors, sink        |         |
-| headwater.bots       | `Event` from a bot   | project:person   | gateway                 | delete  |
-| headwater.entries    | `Entry` or tombstone | `entry_key()`    | gateway, producers      | compact |
+| topic                | value                | key              | written by         | policy  |
+|----------------------|----------------------|------------------|--------------------|---------|
+| headwater.raw        | `Event`, as received | project:person   | gateway, producers | delete  |
+| headwater.events     | `Event`, processed   | project:person   | processors         | delete  |
+| headwater.deadletter | `DeadLetter`         | original key     | proc., sink (1)    | delete  |
+| headwater.bots       | `Event` from a bot   | project:person   | gateway            | delete  |
+| headwater.entries    | `Entry` or tombstone | `entry_key()`    | gateway, producers | compact |
+
+(1) And the gateway: bulk elements it sets aside, keyed by their project id.
 """
 
 __all__ = ["ALL", "BOTS", "COMPACTED", "DEAD_LETTER", "ENTRIES", "EVENTS", "RAW", "SOURCE_HEADER"]
