@@ -1,18 +1,19 @@
 # The two commands of the README, and the install step they share.
 #   make up    - install (once) and run the whole pipeline: `headwater up`
 #   make test  - install (once) and run the test suite against real Kafka and ClickHouse
-# Needs Python 3.11+, and Java 17+ with Maven for the local Kafka broker.
+# Needs Python 3.11+, and Java 17+ with Maven for the local Kafka broker; the client tests also
+# need Node.js 18+ with npm, and Chromium (installed from Debian's packages when run as root).
 
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test install lint bench bench-servers bench-sink bench-processors
+.PHONY: up test install clients lint bench bench-servers bench-sink bench-processors
 
 up: install
 	$(BIN)/headwater up
 
-test: install
+test: install clients
 	$(BIN)/pytest
 
 install: $(VENV)/.installed
@@ -23,6 +24,10 @@ $(VENV)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet --upgrade pip
 	$(BIN)/pip install --quiet -e '.[embedded,test]'
 	@touch $@
+
+# tests/clients/: the vendors' JavaScript clients (npm ci) and Chromium for the browser trackers.
+clients:
+	@bash tests/clients/setup.sh
 
 lint: install
 	$(BIN)/pip install --quiet ruff mypy

@@ -3,86 +3,19 @@
 Vemetric `POST /e` -> gateway -> headwater.raw -> processors -> headwater.events -> sink -> events.
 """
 
-import signal
-import subprocess
 import uuid
-from collections.abc import Iterator
-from typing import NamedTuple
 
 import clickhouse_connect
 import httpx2
 import orjson
 import pytest
 
-from headwater.projects import ensure_dev_project
-from headwater.settings import HeadwaterSettings
 from schemas import topics
-from tests.conftest import FIXTURES, free_port
-from tests.helpers import (
-    environment,
-    eventually,
-    headwater,
-    http_ok,
-    produce,
-    read_topic_until,
-    start_group_at_end,
-    stop,
-)
+from tests.conftest import FIXTURES
+from tests.helpers import eventually, produce, read_topic_until
+from tests.pipeline import Pipeline
 
 pytestmark = pytest.mark.integration
-
-
-# uvicorn re-raises the SIGTERM it handled once its graceful shutdown is done.
-CLEAN_EXITS = {0, -signal.SIGTERM}
-
-
-class Pipeline(NamedTuple):
-    gateway: str
-    sink: str
-    processors: str
-    token: str
-
-
-@pytest.fixture(scope="module")
-def pipeline(
-    kafka_bootstrap: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[Pipeline]:
-    """The three components running, with a development project."""
-    data_dir = tmp_path_factory.mktemp("pipeline")
-    credentials, _ = ensure_dev_project(HeadwaterSettings(data_dir=data_dir))
-    assert credentials is not None
-    gateway_port, sink_port, processors_port = free_port(), free_port(), free_port()
-    env = environment(
-        {
-            "HEADWATER_DATA_DIR": str(data_dir),
-            "KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "CLICKHOUSE_URL": clickhouse_url,
-            "HEADWATER_GATEWAY_PORT": str(gateway_port),
-            "HEADWATER_SINK_PORT": str(sink_port),
-            "HEADWATER_SINK_GROUP_ID": "test-pipeline-sink",
-            "HEADWATER_SINK_BATCH_MAX_AGE_MS": "200",
-            "HEADWATER_PROCESSORS_APP_ID": "test-pipeline-processors",
-            "HEADWATER_PROCESSORS_METRICS_PORT": str(processors_port),
-        }
-    )
-    # Fresh groups start at the end of the shared topics: other tests' events are not ours.
-    start_group_at_end(kafka_bootstrap, "test-pipeline-processors", topics.RAW)
-    start_group_at_end(kafka_bootstrap, "test-pipeline-sink", topics.EVENTS)
-    processes: list[subprocess.Popen[bytes]] = []
-    try:
-        for name in ("sink", "process", "gateway"):
-            processes.append(headwater(name, env=env, log=data_dir / f"{name}.log"))
-        for url in (f"http://127.0.0.1:{sink_port}", f"http://127.0.0.1:{gateway_port}"):
-            eventually(lambda url=url: http_ok(f"{url}/readyz"), timeout=60, what=url)
-        yield Pipeline(
-            f"http://127.0.0.1:{gateway_port}",
-            f"http://127.0.0.1:{sink_port}",
-            f"http://127.0.0.1:{processors_port}",
-            credentials.vemetric_token,
-        )
-    finally:
-        codes = {p.args[-1]: stop(p) for p in reversed(processes)}  # type: ignore[index]
-        assert set(codes.values()) <= CLEAN_EXITS, f"unclean exits {codes}; logs in {data_dir}"
 
 
 def seed_body(name: str, token: str, **changes: object) -> dict[str, object]:
