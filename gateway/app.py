@@ -56,8 +56,8 @@ OPENAPI_FILE = Path(__file__).with_name("openapi.json")
 
 _MAX_IDEMPOTENCY_KEY = 255
 # How browsers mark a speculative load (Chromium, Safari; Firefox): never a real visit.
-_PREFETCH_HEADERS = ("purpose", "x-purpose", "x-moz")
-_PREFETCH_PURPOSES = frozenset({"prefetch", "preview"})
+_PREFETCH_HEADERS = frozenset({b"purpose", b"x-purpose", b"x-moz"})
+_PREFETCH_PURPOSES = frozenset({b"prefetch", b"preview"})
 
 
 class Gateway:
@@ -191,9 +191,10 @@ def _parse(spec: Endpoint, request: IngestRequest) -> Accepted:
 
 
 def _is_prefetch(headers: Headers) -> bool:
+    """One pass over the raw headers: this runs on every browser request."""
     return any(
-        (value := headers.get(name)) is not None and value.lower() in _PREFETCH_PURPOSES
-        for name in _PREFETCH_HEADERS
+        name in _PREFETCH_HEADERS and value.lower() in _PREFETCH_PURPOSES
+        for name, value in headers.raw
     )
 
 

@@ -9,14 +9,17 @@ after authentication, in the gateway's request path (a preflight carries no cred
 cannot know the project). Error answers carry the same headers, so a page's script can read why
 it was refused (`X-Headwater-Error`).
 
-Starlette's `CORSMiddleware` does the work; this only fixes its options and answers a successful
-preflight with 204 No Content instead of 200 "OK".
+Starlette's `CORSMiddleware` does the work; this only fixes its options, answers a successful
+preflight with 204 No Content instead of 200 "OK", and passes a request without an `Origin`
+straight through (a server's or a same-site call: not a page's cross-origin script, and a POST
+answer no cache keeps, so there is no `Vary: Origin` to add), which keeps the backends' path as
+cheap as it was.
 """
 
 from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
-from starlette.types import ASGIApp
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["PREFLIGHT_MAX_AGE_S", "BrowserCORS"]
 
@@ -39,6 +42,12 @@ class BrowserCORS(CORSMiddleware):
             expose_headers=_EXPOSED,
             max_age=PREFLIGHT_MAX_AGE_S,
         )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and not any(name == b"origin" for name, _ in scope["headers"]):
+            await self.app(scope, receive, send)
+            return
+        await super().__call__(scope, receive, send)
 
     def preflight_response(self, request_headers: Headers) -> Response:
         response = super().preflight_response(request_headers)

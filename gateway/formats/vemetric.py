@@ -49,12 +49,15 @@ IDENTIFY = "$identify"
 UPDATE_USER = "$update_user"
 # The browser tracker's names for the seed's special events: stored under the seed's names.
 CANONICAL_NAMES = {"$$pageView": PAGEVIEW, "$$outboundLink": OUTBOUND_LINK}
-# Headers (or, in a beacon, body keys) the clients send, and the context key each becomes.
+# Headers (or, in a beacon, body keys) the clients send, and the context key each becomes; all
+# read in one pass over the raw headers (Starlette's `Headers.get` scans them once per name).
 CONTEXT_HEADERS = {
-    "V-SDK": "sdk",
-    "V-SDK-Version": "sdk_version",
-    "V-Host": "hub_host",
-    "V-Referrer": "referrer",
+    b"v-sdk": "sdk",
+    b"v-sdk-version": "sdk_version",
+    b"v-host": "hub_host",
+    b"v-referrer": "referrer",
+    b"user-agent": "user_agent",
+    b"allow-cookies": "allow_cookies",
 }
 
 _REASONS = {
@@ -240,18 +243,16 @@ def _event(
 
 def _context(request: IngestRequest, payload: _Body) -> dict[str, str]:
     """Request context: headers first, a beacon's body keys where a header is missing."""
-    headers = request.headers
-    in_body = {
-        "V-SDK": payload.sdk, "V-SDK-Version": payload.sdk_version, "V-Host": payload.hub_host,
-    }  # fmt: skip
     context = {
-        key: value
-        for header, key in CONTEXT_HEADERS.items()
-        if (value := headers.get(header) or in_body.get(header))
+        CONTEXT_HEADERS[name]: value.decode("latin-1")
+        for name, value in request.headers.raw
+        if name in CONTEXT_HEADERS and value
     }
-    if user_agent := headers.get("user-agent"):
-        context["user_agent"] = user_agent
-    allow_cookies = headers.get("allow-cookies") or payload.allow_cookies or False
+    in_body = {"sdk": payload.sdk, "sdk_version": payload.sdk_version, "hub_host": payload.hub_host}
+    for key, value in in_body.items():
+        if value and key not in context:
+            context[key] = value
+    allow_cookies = context.get("allow_cookies") or payload.allow_cookies or False
     context["allow_cookies"] = str(allow_cookies).lower()
     if payload.contextId:
         context["context_id"] = payload.contextId
@@ -261,7 +262,7 @@ def _context(request: IngestRequest, payload: _Body) -> dict[str, str]:
 def _accepted(
     request: IngestRequest, project: Project, event: Event, answer: Callable[[], Response]
 ) -> Accepted:
-    bot = is_bot(request.headers.get("user-agent", ""))
+    bot = is_bot(event.context.get("user_agent", ""))
     record = OutgoingRecord.event(event, topics.BOTS if bot else topics.RAW)
     return Accepted(project.id, [record], answer(), bots=int(bot))
 
