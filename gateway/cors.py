@@ -44,7 +44,7 @@ class BrowserCORS(CORSMiddleware):
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and not any(name == b"origin" for name, _ in scope["headers"]):
+        if scope["type"] == "http" and not _has_origin(scope):
             await self.app(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
@@ -55,3 +55,11 @@ class BrowserCORS(CORSMiddleware):
             return response
         headers = {k: v for k, v in response.headers.items() if k not in _BODY_HEADERS}
         return Response(status_code=204, headers=headers)
+
+
+def _has_origin(scope: Scope) -> bool:
+    # A plain loop, not any(<generator>): measured cheaper on a path every request takes.
+    for name, _ in scope["headers"]:  # noqa: SIM110
+        if name == b"origin":
+            return True
+    return False
