@@ -8,7 +8,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test install clients lint bench bench-servers bench-sink bench-processors
+.PHONY: up test install clients lint bench bench-instructions bench-servers bench-sink bench-processors
 
 up: install
 	$(BIN)/headwater up
@@ -37,6 +37,9 @@ lint: install
 # the ClickHouse sink's rows/s and end-to-end freshness (bench/sink.py).
 bench: install
 	$(BIN)/python bench/gateway.py
+
+bench-instructions: install
+	$(BIN)/python -P bench/gateway_instructions.py
 
 bench-servers: install
 	$(BIN)/python bench/http_server.py
