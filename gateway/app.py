@@ -103,8 +103,8 @@ class Gateway:
                 body = await read_body(request, self.settings.max_body_bytes)
                 size = len(body)
                 accepted = _parse(spec, self._ingest_request(request, body))
-                self._check_origin(spec, accepted.project_id, request.headers.get("origin"))
-                await self._deliver(accepted)
+                origin = request.headers.get("origin") if spec.browser else None
+                await self._deliver(spec, accepted, origin)
             except GatewayError as exc:
                 log.info(
                     "refused", extra={"path": spec.path, "status": exc.status, "why": str(exc)}
@@ -134,13 +134,6 @@ class Gateway:
             return Response(status_code=200)
         return None
 
-    def _check_origin(self, spec: Endpoint, project_id: str, origin: str | None) -> None:
-        project = self.projects.registry.by_id(project_id)
-        if not spec.browser or project is None or project.allows_origin(origin):
-            return
-        self.metrics.origins_refused.labels(spec.format).inc()
-        raise Forbidden.at("Origin", f"{origin} is not one of this project's allowed origins")
-
     def _ingest_request(self, request: Request, body: bytes) -> IngestRequest:
         return IngestRequest(
             path=request.scope["path"],
@@ -156,8 +149,12 @@ class Gateway:
             idempotency_key=_idempotency_key(request),
         )
 
-    async def _deliver(self, accepted: Accepted) -> None:
+    async def _deliver(self, spec: Endpoint, accepted: Accepted, origin: str | None) -> None:
+        """Kafka has the records once this returns; first the project's origins and rate."""
         project = self.projects.registry.by_id(accepted.project_id)
+        if project is not None and not project.allows_origin(origin):
+            self.metrics.origins_refused.labels(spec.format).inc()
+            raise Forbidden.at("Origin", f"{origin} is not one of this project's allowed origins")
         rate = project.rate_limit_per_s if project else None
         if rate is None:
             rate = self.settings.rate_limit_per_s
