@@ -31,7 +31,7 @@ clients:
 
 lint: install
 	$(BIN)/pip install --quiet ruff mypy
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy headwater gateway processors sinks schemas
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy runtime headwater gateway processors sinks schemas
 
 # The gateway's throughput and latency (bench/gateway.py); which HTTP server (bench/http_server.py);
 # the ClickHouse sink's rows/s and end-to-end freshness (bench/sink.py).

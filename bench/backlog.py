@@ -15,10 +15,10 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from paced import USER_AGENT
 
-from headwater.topics import commit_group_at_end
 from schemas import topics
 from schemas.event import Event, UserDataUpdate, encode
 from sinks.consumer import SINK_TOPICS
+from tests.kafka import commit_group_at_end
 
 __all__ = ["USERS", "fresh_group", "produce"]
 

@@ -26,11 +26,11 @@ from pathlib import Path
 
 import orjson
 
-from headwater.projects import DevCredentials, ensure_dev_project
-from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
+from gateway.projects import DevCredentials, ensure_dev_project
 from headwater.stack import Stack
 from headwater.stack.process import stop_child
-from headwater.topics import ensure_topics
+from runtime.kafka import ensure_topics
+from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 
 __all__ = [
     "BenchEnvironment",

@@ -40,7 +40,7 @@ from common import (
     write_lua,
 )
 
-from headwater.projects import DevCredentials
+from gateway.projects import DevCredentials
 
 __all__ = ["main"]
 

@@ -26,9 +26,9 @@ import orjson
 
 from gateway.app import create_app
 from gateway.formats import OutgoingRecord
+from gateway.projects import Project, ProjectSource, UsermavenKey, hash_secret
 from gateway.settings import GatewaySettings
-from headwater.projects import Project, ProjectSource, UsermavenKey, hash_secret
-from headwater.settings import KafkaSettings
+from runtime.settings import KafkaSettings
 
 __all__ = ["main"]
 

@@ -11,8 +11,8 @@ from types import TracebackType
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from headwater.topics import topic_partitions
 from schemas import topics
+from tests.kafka import topic_partitions
 
 __all__ = ["EndOffsets", "output_timestamps"]
 

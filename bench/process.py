@@ -78,8 +78,8 @@ from worker import (
 )
 
 from headwater.stack.process import log_tail
-from headwater.topics import commit_group_at_end
 from schemas import topics
+from tests.kafka import commit_group_at_end
 
 __all__ = ["Drain", "Floor", "Latency", "main"]
 

@@ -120,7 +120,7 @@ def changelog_bytes(kafka_home: Path, app_id: str, table: str) -> int:
 
 
 def log_problems(path: Path) -> Counter[str]:
-    """The worker's warnings and errors (JSON lines, headwater/logs.py), counted by message;
+    """The worker's warnings and errors (JSON lines, runtime/logs.py), counted by message;
     lines of other output (a traceback faust printed, say) counted together."""
     problems: Counter[str] = Counter()
     try:

@@ -33,14 +33,14 @@ from gateway.entries import EntriesReplica
 from gateway.errors import Forbidden, GatewayError, InvalidPayload
 from gateway.formats import Accepted, Endpoint, IngestRequest, embeddables, usermaven, vemetric
 from gateway.metrics import GatewayMetrics
+from gateway.projects import ProjectSource
 from gateway.publisher import RecordPublisher
 from gateway.ratelimit import RateLimiter
 from gateway.settings import GatewaySettings
 from gateway.validation import problems_of
-from headwater.http import service_routes
-from headwater.projects import ProjectSource
-from headwater.settings import KafkaSettings
-from headwater.tasks import cancel_and_wait
+from runtime.http import service_routes
+from runtime.settings import KafkaSettings
+from runtime.tasks import cancel_and_wait
 from schemas import topics
 
 __all__ = ["ENDPOINTS", "OPENAPI_FILE", "create_app"]

@@ -11,10 +11,10 @@ from starlette.types import ASGIApp
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from gateway.app import create_app
+from gateway.projects import ProjectSource
 from gateway.settings import GatewaySettings
-from headwater.logs import configure_logging
-from headwater.projects import ProjectSource
-from headwater.settings import HeadwaterSettings, KafkaSettings
+from runtime.logs import configure_logging
+from runtime.settings import HeadwaterSettings, KafkaSettings
 
 __all__ = ["app_from_env"]
 

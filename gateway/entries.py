@@ -19,9 +19,9 @@ import math
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
 
-from headwater.settings import KafkaSettings
-from headwater.tasks import cancel_and_wait
-from headwater.topics import ensure_topics
+from runtime.kafka import ensure_topics
+from runtime.settings import KafkaSettings
+from runtime.tasks import cancel_and_wait
 from schemas import topics
 
 __all__ = ["EntriesReplica"]

@@ -4,7 +4,7 @@ problems found; every format renders it in its vendor's own shape."""
 from dataclasses import dataclass
 from typing import Self
 
-from headwater.errors import HeadwaterError
+from runtime.errors import HeadwaterError
 
 __all__ = [
     "EntryNotFound",
@@ -96,4 +96,3 @@ class KafkaUnavailable(GatewayError):
 
     status = 503
     code = "UNAVAILABLE"
-    retriable = True

@@ -2,7 +2,7 @@
 
 from prometheus_client import Counter, Histogram
 
-from headwater.telemetry import ComponentMetrics
+from runtime.telemetry import ComponentMetrics
 
 __all__ = ["GatewayMetrics"]
 

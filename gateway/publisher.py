@@ -21,8 +21,8 @@ from gateway.errors import KafkaUnavailable
 from gateway.formats import OutgoingRecord
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
-from headwater.settings import KafkaSettings
-from headwater.tasks import cancel_and_wait
+from runtime.settings import KafkaSettings
+from runtime.tasks import cancel_and_wait
 
 __all__ = ["RecordPublisher"]
 

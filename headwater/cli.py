@@ -13,17 +13,17 @@ from typing import TYPE_CHECKING
 import click
 
 from gateway.settings import GatewaySettings
-from headwater.errors import HeadwaterError
-from headwater.logs import configure_logging
-from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from processors.settings import ProcessorSettings
+from runtime.errors import HeadwaterError
+from runtime.logs import configure_logging
+from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from sinks.settings import SinkSettings
 
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from gateway.projects import KeyKind
     from headwater.dlq import LetterFilter
-    from headwater.projects import KeyKind
     from headwater.stack import Stack
 
 __all__ = ["main"]
@@ -125,9 +125,9 @@ def process() -> None:
     import uvloop
     from prometheus_client import start_http_server
 
-    from headwater.telemetry import ComponentMetrics
-    from headwater.topics import ensure_topics
     from processors.app import changelog_topics, create_app
+    from runtime.kafka import ensure_topics
+    from runtime.telemetry import ComponentMetrics
 
     settings, kafka, processor = HeadwaterSettings(), KafkaSettings(), ProcessorSettings()
     configure_logging(settings.log_level)
@@ -206,8 +206,8 @@ def topics() -> None:
 
     Every component also does this at start; run it first where the topics should exist before
     anything runs (compose's init service)."""
-    from headwater.topics import ensure_topics
     from processors.app import changelog_topics
+    from runtime.kafka import ensure_topics
 
     kafka = KafkaSettings()
     changelogs = changelog_topics(ProcessorSettings().app_id)

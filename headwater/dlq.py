@@ -23,7 +23,7 @@ from pydantic import ValidationError
 from gateway.errors import GatewayError
 from gateway.formats import usermaven
 from gateway.settings import GatewaySettings
-from headwater.settings import KafkaSettings
+from runtime.settings import KafkaSettings
 from schemas import topics
 from schemas.dead_letter import DeadLetter
 from schemas.event import Event, encode

@@ -10,8 +10,8 @@ from typing import Any
 from pydantic_settings import BaseSettings
 
 from gateway.settings import GatewaySettings
-from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from processors.settings import ProcessorSettings
+from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from sinks.settings import SinkSettings
 
 __all__ = ["SETTINGS", "env_names", "render_env_file", "settings_from_env"]

@@ -7,8 +7,8 @@ within `HEADWATER_GATEWAY_PROJECTS_RELOAD_S`.
 from dataclasses import dataclass
 from pathlib import Path
 
-from headwater.errors import HeadwaterError
-from headwater.projects import KeyKind, Project, ProjectFile, mint_key, save_projects
+from gateway.projects import KeyKind, Project, ProjectFile, mint_key, save_projects
+from runtime.errors import HeadwaterError
 
 __all__ = ["KeyRow", "create_key", "list_keys", "revoke_key"]
 

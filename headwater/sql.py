@@ -10,9 +10,10 @@ from urllib.error import HTTPError, URLError
 
 import orjson
 
-from headwater.errors import HeadwaterError, QueryFailed
-from headwater.settings import ClickHouseSettings, HeadwaterSettings
+from headwater.errors import QueryFailed
 from headwater.stack.process import pid_alive
+from runtime.errors import HeadwaterError
+from runtime.settings import ClickHouseSettings, HeadwaterSettings
 from sinks.clickhouse import connect, connect_to_migrate, pretty_query
 from sinks.migrate import migrate
 

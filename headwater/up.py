@@ -20,13 +20,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
 
+from gateway.projects import DevCredentials, ensure_dev_project
 from gateway.settings import GatewaySettings
 from headwater.errors import ComponentFailed
-from headwater.projects import DevCredentials, ensure_dev_project
-from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from headwater.stack import Stack
 from headwater.stack.process import log_tail
-from headwater.topics import ensure_topics
+from runtime.kafka import ensure_topics
+from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from sinks.settings import SinkSettings
 
 __all__ = ["run_pipeline"]

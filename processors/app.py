@@ -29,14 +29,14 @@ from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP, TableT
 from pydantic import ValidationError
 
-from headwater.settings import KafkaSettings
-from headwater.telemetry import ComponentMetrics
 from processors.dedupe import SeenSet, event_identity
 from processors.entries import EntryIndex
 from processors.gaps import RawGaps
 from processors.identity import IdentityLinks
 from processors.settings import ProcessorSettings
 from processors.split_metrics import split_metrics
+from runtime.settings import KafkaSettings
+from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
 from schemas.event import Event, decode, encode

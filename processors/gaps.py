@@ -20,7 +20,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
 from mode import Service
 
-from headwater.settings import KafkaSettings
+from runtime.settings import KafkaSettings
 
 __all__ = ["RawGaps"]
 

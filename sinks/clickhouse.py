@@ -8,6 +8,7 @@ threads at once, so every call goes through one worker thread.
 """
 
 import asyncio
+import importlib.util
 import re
 from collections import Counter
 from collections.abc import Callable
@@ -22,8 +23,8 @@ import orjson
 from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError, OperationalError
 
-from headwater.settings import ClickHouseSettings
-from headwater.stack.clickhouse import require_engine
+from runtime.errors import MissingPrerequisite
+from runtime.settings import ClickHouseSettings
 from schemas import topics
 from schemas.entry import Entry
 from schemas.event import Event, decode
@@ -37,6 +38,7 @@ __all__ = [
     "connect",
     "connect_to_migrate",
     "pretty_query",
+    "require_engine",
     "shard_count",
 ]
 
@@ -73,6 +75,15 @@ class EntryChange:
             raise ValueError("an entries key is a JSON array of four strings")
         entry = Entry.model_validate_json(value) if value is not None else None
         return cls(tuple(parts), entry, offset, datetime.now(UTC))  # type: ignore[arg-type]
+
+
+def require_engine() -> None:
+    """The local ClickHouse (embedded or server) needs the optional `chdb` engine package."""
+    if importlib.util.find_spec("chdb") is None:
+        raise MissingPrerequisite(
+            "the local ClickHouse needs the engine: pip install 'headwater[embedded]', "
+            "or set CLICKHOUSE_URL to a ClickHouse server"
+        )
 
 
 def _refuses_data(exc: BaseException) -> bool:

@@ -25,9 +25,9 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import ValidationError
 
-from headwater.settings import KafkaSettings
-from headwater.tasks import cancel_and_wait
-from headwater.telemetry import ComponentMetrics
+from runtime.settings import KafkaSettings
+from runtime.tasks import cancel_and_wait
+from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
 from sinks.base import Batch, BatchingSink, FlushResult, RejectedRow, Source

@@ -21,7 +21,7 @@ from importlib.resources import files
 
 from clickhouse_connect.driver.client import Client
 
-from headwater.errors import HeadwaterError
+from runtime.errors import HeadwaterError
 
 __all__ = [
     "Migration",

@@ -20,10 +20,10 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from headwater.http import service_routes
-from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
-from headwater.telemetry import ComponentMetrics
-from headwater.topics import ensure_topics
+from runtime.http import service_routes
+from runtime.kafka import ensure_topics
+from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
+from runtime.telemetry import ComponentMetrics
 from sinks.clickhouse import ClickHouseSink
 from sinks.consumer import SinkConsumer
 from sinks.settings import SinkSettings

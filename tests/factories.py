@@ -10,9 +10,9 @@ from starlette.datastructures import Headers, QueryParams
 
 from gateway.entries import EntriesReplica
 from gateway.formats import IngestRequest
+from gateway.projects import Project, ProjectRegistry
 from gateway.settings import GatewaySettings
-from headwater.projects import Project, ProjectRegistry
-from headwater.settings import KafkaSettings
+from runtime.settings import KafkaSettings
 from schemas.event import Event
 
 __all__ = ["NOW", "fixture", "ingest_request", "make_event"]

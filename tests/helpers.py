@@ -14,9 +14,10 @@ from urllib.error import URLError
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.structs import ConsumerRecord
 
-from headwater.settings import KafkaSettings
 from headwater.stack.process import stop_child as stop
-from headwater.topics import commit_group_at_end, ensure_topics
+from runtime.kafka import ensure_topics
+from runtime.settings import KafkaSettings
+from tests.kafka import commit_group_at_end
 
 __all__ = [
     "children_of",

@@ -13,8 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from headwater.projects import DevCredentials, ensure_dev_project
-from headwater.settings import HeadwaterSettings
+from gateway.projects import DevCredentials, ensure_dev_project
+from runtime.settings import HeadwaterSettings
 from schemas import topics
 from tests.helpers import environment, eventually, headwater, http_ok, start_group_at_end, stop
 from tests.services import free_port

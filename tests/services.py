@@ -13,10 +13,10 @@ from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
-from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from headwater.stack import Stack
 from headwater.stack.clickhouse import ping
 from headwater.stack.kafka import KAFKA_VERSION
+from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from tests.helpers import eventually
 
 __all__ = ["free_port", "running_services"]

@@ -10,9 +10,9 @@ import pytest
 from gateway.errors import InvalidPayload
 from gateway.formats import OutgoingRecord
 from gateway.formats.usermaven import parse_s2s
+from gateway.projects import Project, UsermavenKey, hash_secret
 from gateway.settings import GatewaySettings
 from headwater.dlq import record_for
-from headwater.projects import Project, UsermavenKey, hash_secret
 from schemas import topics
 from schemas.dead_letter import DeadLetter
 from schemas.event import Event, decode, encode

@@ -4,9 +4,9 @@ from pathlib import Path
 
 import pytest
 
-from headwater.errors import HeadwaterError
+from gateway.projects import ProjectSource
 from headwater.keys import create_key, list_keys, revoke_key
-from headwater.projects import ProjectSource
+from runtime.errors import HeadwaterError
 
 
 def test_created_keys_are_found_and_only_their_hashes_are_stored(tmp_path: Path) -> None:

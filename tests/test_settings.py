@@ -4,7 +4,7 @@ import pytest
 from pydantic import ValidationError
 
 from headwater.envfile import render_env_file
-from headwater.settings import KafkaSettings
+from runtime.settings import KafkaSettings
 from tests.conftest import ROOT
 
 

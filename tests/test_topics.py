@@ -12,11 +12,12 @@ import pytest
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
-from headwater.settings import KafkaSettings
-from headwater.topics import ensure_topics, topic_partitions
 from processors.app import changelog_topics
+from runtime.kafka import ensure_topics
+from runtime.settings import KafkaSettings
 from schemas import topics
 from tests.helpers import environment
+from tests.kafka import topic_partitions
 
 pytestmark = pytest.mark.integration
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from headwater.projects import DevCredentials
-from headwater.settings import HeadwaterSettings
+from gateway.projects import DevCredentials
 from headwater.stack.process import pid_alive
+from runtime.settings import HeadwaterSettings
 from tests.conftest import free_port
 from tests.helpers import children_of, environment, eventually, headwater, run_headwater
 

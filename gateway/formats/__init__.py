@@ -18,8 +18,8 @@ from starlette.responses import Response
 
 from gateway.entries import EntriesReplica
 from gateway.errors import GatewayError
+from gateway.projects import ProjectRegistry
 from gateway.settings import GatewaySettings
-from headwater.projects import ProjectRegistry
 from schemas import topics
 from schemas.event import Event, encode
 

@@ -34,8 +34,8 @@ from gateway.errors import (
     Unauthorized,
 )
 from gateway.formats import Accepted, Endpoint, IngestRequest, OutgoingRecord
+from gateway.projects import Project
 from gateway.validation import check_properties, validate
-from headwater.projects import Project
 from schemas import topics
 from schemas.entry import Entry, entry_key
 from schemas.event import Event

@@ -35,8 +35,8 @@ from gateway.body import parse_json
 from gateway.bots import is_bot
 from gateway.errors import GatewayError, InvalidPayload
 from gateway.formats import Accepted, Endpoint, IngestRequest, OutgoingRecord
+from gateway.projects import Project
 from gateway.validation import check_properties, validate
-from headwater.projects import Project
 from schemas import topics
 from schemas.event import Event, UserDataUpdate
 

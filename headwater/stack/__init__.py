@@ -9,10 +9,10 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from headwater.errors import ServiceFailed
-from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from headwater.stack.clickhouse import LocalClickHouse
 from headwater.stack.kafka import LocalKafka
 from headwater.stack.process import ManagedProcess
+from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 
 __all__ = ["ServiceStatus", "Stack"]
 

@@ -4,25 +4,15 @@ Used when `HEADWATER_CLICKHOUSE_MODE=server` (and by the test suite): any ClickH
 talk to it, and it keeps its data under the data folder across restarts.
 """
 
-import importlib.util
 import sys
 import urllib.request
 from urllib.error import URLError
 
-from headwater.errors import MissingPrerequisite
-from headwater.settings import ClickHouseSettings, HeadwaterSettings
 from headwater.stack.process import ManagedProcess
+from runtime.settings import ClickHouseSettings, HeadwaterSettings
+from sinks.clickhouse import require_engine
 
-__all__ = ["LocalClickHouse", "ping", "require_engine"]
-
-
-def require_engine() -> None:
-    """The local ClickHouse (embedded or server) needs the optional `chdb` engine package."""
-    if importlib.util.find_spec("chdb") is None:
-        raise MissingPrerequisite(
-            "the local ClickHouse needs the engine: pip install 'headwater[embedded]', "
-            "or set CLICKHOUSE_URL to a ClickHouse server"
-        )
+__all__ = ["LocalClickHouse", "ping"]
 
 
 def ping(url: str) -> bool:

@@ -10,9 +10,9 @@ import subprocess
 from importlib.resources import files
 from pathlib import Path
 
-from headwater.errors import HeadwaterError, MissingPrerequisite
-from headwater.settings import HeadwaterSettings, KafkaSettings
 from headwater.stack.process import ManagedProcess
+from runtime.errors import HeadwaterError, MissingPrerequisite
+from runtime.settings import HeadwaterSettings, KafkaSettings
 
 __all__ = ["KAFKA_VERSION", "LocalKafka", "port_open"]
 

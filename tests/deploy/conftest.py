@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from headwater.cli import cli
-from headwater.settings import HeadwaterSettings
+from runtime.settings import HeadwaterSettings
 from tests.conftest import ROOT
 
 KUSTOMIZE = "sigs.k8s.io/kustomize/kustomize/v5@v5.7.1"  # v5.8 needs Go 1.27

@@ -13,8 +13,8 @@ import yaml
 
 from gateway.settings import GatewaySettings
 from headwater.envfile import settings_from_env
-from headwater.settings import ClickHouseSettings, KafkaSettings
 from processors.settings import ProcessorSettings
+from runtime.settings import ClickHouseSettings, KafkaSettings
 from sinks.settings import SinkSettings
 from tests.conftest import FIXTURES
 from tests.deploy.conftest import DEPLOY, cli_commands

@@ -15,9 +15,9 @@ import yaml
 
 from gateway.settings import GatewaySettings
 from headwater.envfile import settings_from_env
-from headwater.settings import ClickHouseSettings, KafkaSettings
 from processors.app import changelog_topics
 from processors.settings import ProcessorSettings
+from runtime.settings import ClickHouseSettings, KafkaSettings
 from schemas import topics
 from sinks.settings import SinkSettings
 from tests.deploy.conftest import DEPLOY, OVERLAYS, Manifest, cli_commands

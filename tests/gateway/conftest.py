@@ -10,11 +10,11 @@ import httpx2
 import pytest
 from aiokafka import AIOKafkaConsumer
 
+from gateway.projects import ProjectFile, save_projects
 from headwater.keys import create_key
-from headwater.projects import ProjectFile, save_projects
-from headwater.topics import topic_partitions
 from tests.conftest import free_port
 from tests.helpers import environment, eventually, headwater, http_ok, stop
+from tests.kafka import topic_partitions
 
 __all__ = ["RunningGateway", "topic_size"]
 

@@ -12,10 +12,10 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from gateway.projects import Project, ProjectSource, UsermavenKey, hash_secret
 from gateway.settings import GatewaySettings
 from headwater.keys import create_key
-from headwater.projects import Project, ProjectSource, UsermavenKey, hash_secret
-from headwater.settings import KafkaSettings
+from runtime.settings import KafkaSettings
 from schemas import topics
 from schemas.event import decode
 from tests.conftest import free_port

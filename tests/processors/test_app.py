@@ -2,10 +2,10 @@
 
 from pathlib import Path
 
-from headwater.settings import KafkaSettings
-from headwater.telemetry import ComponentMetrics
 from processors.app import changelog_topics, create_app
 from processors.settings import ProcessorSettings
+from runtime.settings import KafkaSettings
+from runtime.telemetry import ComponentMetrics
 
 
 def test_changelog_topics_are_the_ones_faust_declares_for_the_tables(tmp_path: Path) -> None:

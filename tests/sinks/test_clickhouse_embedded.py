@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from headwater.settings import ClickHouseSettings
+from runtime.settings import ClickHouseSettings
 from schemas import topics
 from schemas.entry import Entry
 from schemas.event import encode

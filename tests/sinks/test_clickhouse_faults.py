@@ -15,9 +15,8 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from headwater.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from headwater.stack import Stack
-from headwater.topics import topic_partitions
+from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from schemas import topics
 from schemas.event import encode
 from sinks.clickhouse import connect
@@ -32,6 +31,7 @@ from tests.helpers import (
     start_group_at_end,
     stop,
 )
+from tests.kafka import topic_partitions
 
 pytestmark = pytest.mark.integration
 

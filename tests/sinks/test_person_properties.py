@@ -12,7 +12,7 @@ from typing import Any
 import orjson
 import pytest
 
-from headwater.settings import ClickHouseSettings
+from runtime.settings import ClickHouseSettings
 from schemas import topics
 from schemas.event import encode
 from sinks.base import Source

@@ -20,9 +20,9 @@ from pydantic import (
 
 from gateway.errors import InvalidPayload
 from gateway.formats import IngestRequest
+from gateway.projects import Project
 from gateway.settings import GatewaySettings
 from gateway.validation import Id, check_properties, problems_of
-from headwater.projects import Project
 from schemas.event import Event, UserDataUpdate
 
 __all__ = ["Batch", "BrowserEvent", "Company", "User", "UsermavenEvent", "translate"]

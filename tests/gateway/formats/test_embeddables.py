@@ -8,7 +8,7 @@ import pytest
 
 from gateway.errors import Forbidden, GatewayError, InvalidPayload, Unauthorized
 from gateway.formats.embeddables import decode_identifier_value, parse_event
-from headwater.projects import Project, hash_secret
+from gateway.projects import Project, hash_secret
 from tests.factories import fixture, ingest_request
 
 PROJECTS = [

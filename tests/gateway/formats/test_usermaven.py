@@ -10,8 +10,8 @@ import pytest
 from gateway.errors import GatewayError, InvalidPayload, LimitExceeded, Problem, Unauthorized
 from gateway.formats import Accepted
 from gateway.formats.usermaven import ENDPOINTS, parse_browser, parse_s2s, replay
+from gateway.projects import Project, UsermavenKey, hash_secret
 from gateway.settings import GatewaySettings
-from headwater.projects import Project, UsermavenKey, hash_secret
 from schemas import topics
 from schemas.dead_letter import DeadLetter
 from schemas.event import Event, decode

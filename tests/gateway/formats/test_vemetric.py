@@ -12,7 +12,7 @@ from gateway.formats.vemetric import (
     parse_track,
     parse_update,
 )
-from headwater.projects import Project
+from gateway.projects import Project
 from schemas import topics
 from schemas.event import Event, decode
 from tests.factories import NOW, ingest_request

@@ -9,15 +9,14 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import KafkaError
 
-from headwater.errors import KafkaUnreachable, TopicCreationFailed, TopicMismatch
-from headwater.settings import KafkaSettings
+from runtime.errors import KafkaUnreachable, TopicCreationFailed, TopicMismatch
+from runtime.settings import KafkaSettings
 from schemas import topics
 
-__all__ = ["commit_group_at_end", "ensure_topics", "topic_partitions"]
+__all__ = ["ensure_topics"]
 
 _TOPIC_ALREADY_EXISTS = 36
 _COMPACT = {"cleanup.policy": "compact"}
@@ -120,29 +119,3 @@ def _require_copartitioned(partitions: dict[str, int], changelogs: Sequence[str]
             f"{', '.join(wrong)} partitions, but {topics.RAW} has {raw}: a changelog needs as"
             ' many partitions as the topics its table follows (deploy/README.md, "Scaling")'
         )
-
-
-async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
-    """Every partition of `topic`, in order, as the broker describes it now."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    await admin.start()
-    try:
-        [described] = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
-
-
-async def commit_group_at_end(bootstrap_servers: str, group: str, *names: str) -> None:
-    """Commit the current end of every partition of the named topics for `group`, so a consumer
-    group new to them reads only what is produced from now on."""
-    partitions = [tp for name in names for tp in await topic_partitions(bootstrap_servers, name)]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        await consumer.commit(dict(await consumer.end_offsets(partitions)))
-    finally:
-        await consumer.stop()

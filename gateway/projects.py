@@ -18,7 +18,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from headwater.settings import HeadwaterSettings
+from runtime.settings import HeadwaterSettings
 
 __all__ = [
     "DevCredentials",

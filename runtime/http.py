@@ -6,7 +6,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from headwater.telemetry import CONTENT_TYPE_LATEST, ComponentMetrics
+from runtime.telemetry import CONTENT_TYPE_LATEST, ComponentMetrics
 
 __all__ = ["service_routes"]
 

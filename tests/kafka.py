@@ -1,0 +1,32 @@
+"""Kafka helpers of the tests and benchmarks: list a topic's partitions, move a group to the end."""
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+__all__ = ["commit_group_at_end", "topic_partitions"]
+
+
+async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
+    """Every partition of `topic`, in order, as the broker describes it now."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    await admin.start()
+    try:
+        [described] = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    return sorted(TopicPartition(topic, p["partition"]) for p in described["partitions"])
+
+
+async def commit_group_at_end(bootstrap_servers: str, group: str, *names: str) -> None:
+    """Commit the current end of every partition of the named topics for `group`, so a consumer
+    group new to them reads only what is produced from now on."""
+    partitions = [tp for name in names for tp in await topic_partitions(bootstrap_servers, name)]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
