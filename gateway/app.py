@@ -40,7 +40,7 @@ from gateway.settings import GatewaySettings
 from gateway.validation import problems_of
 from runtime.http import service_routes
 from runtime.settings import KafkaSettings
-from runtime.tasks import cancel_and_wait
+from runtime.tasks import BackgroundTask
 from schemas import topics
 
 __all__ = ["ENDPOINTS", "OPENAPI_FILE", "create_app"]
@@ -78,12 +78,13 @@ class Gateway:
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         await self.publisher.start()
         await self.entries.start()
-        reloading = asyncio.create_task(self._reload_projects())
+        reloading = BackgroundTask(self._reload_projects, "projects-reload")
+        await reloading.start()
         _tune_garbage_collector()
         try:
             yield
         finally:
-            await cancel_and_wait(reloading)
+            await reloading.stop()
             await self.entries.stop()
             await self.publisher.stop()
 

@@ -21,7 +21,7 @@ from aiokafka.errors import KafkaError
 
 from runtime.kafka import ensure_topics
 from runtime.settings import KafkaSettings
-from runtime.tasks import cancel_and_wait
+from runtime.tasks import BackgroundTask, Lifecycle
 from schemas import topics
 
 __all__ = ["EntriesReplica"]
@@ -36,14 +36,14 @@ def _digest(key: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
 
 
-class EntriesReplica:
+class EntriesReplica(Lifecycle):
     """Which entry keys exist, following the entries topic in the background."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
         self._kafka = kafka
         self._keys: set[int] = set()
         self._caught_up = False
-        self._task: asyncio.Task[None] | None = None
+        self._follower = BackgroundTask(self._follow, "entries-replica")
 
     @property
     def ready(self) -> bool:
@@ -63,12 +63,10 @@ class EntriesReplica:
             self._keys.discard(_digest(key))
 
     async def start(self) -> None:
-        if self._task is None:
-            self._task = asyncio.create_task(self._follow())
+        await self._follower.start()
 
     async def stop(self) -> None:
-        await cancel_and_wait(self._task)
-        self._task = None
+        await self._follower.stop()
 
     async def _follow(self) -> None:
         await ensure_topics(self._kafka, timeout=math.inf)

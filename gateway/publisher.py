@@ -22,7 +22,7 @@ from gateway.formats import OutgoingRecord
 from gateway.metrics import GatewayMetrics
 from gateway.settings import GatewaySettings
 from runtime.settings import KafkaSettings
-from runtime.tasks import cancel_and_wait
+from runtime.tasks import BackgroundTask, Lifecycle
 
 __all__ = ["RecordPublisher"]
 
@@ -45,7 +45,7 @@ def partition_for_key(key: bytes | None, all_partitions: list[int], available: l
     return all_partitions[_key_index(key, len(all_partitions))]
 
 
-class RecordPublisher:
+class RecordPublisher(Lifecycle):
     """An aiokafka producer with an explicit lifecycle and a bounded wait per request."""
 
     def __init__(
@@ -55,7 +55,7 @@ class RecordPublisher:
         self._settings = settings
         self._metrics = metrics
         self._producer: AIOKafkaProducer | None = None
-        self._background: asyncio.Task[None] | None = None
+        self._background = BackgroundTask(self._run, "kafka-producer")
         self._reachable = False
         self._pending = 0
         self._retry_after = settings.retry_after_s
@@ -67,13 +67,11 @@ class RecordPublisher:
 
     async def start(self) -> None:
         """Begin connecting; returns at once (requests get 503 until Kafka is reachable)."""
-        if self._background is None:
-            self._background = asyncio.create_task(self._run())
+        await self._background.start()
 
     async def stop(self) -> None:
         """Flush what is in flight and close. Safe to call twice."""
-        await cancel_and_wait(self._background)
-        self._background = None
+        await self._background.stop()
         if self._producer is not None:
             producer, self._producer = self._producer, None
             await producer.stop()

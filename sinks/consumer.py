@@ -26,7 +26,7 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from pydantic import ValidationError
 
 from runtime.settings import KafkaSettings
-from runtime.tasks import cancel_and_wait
+from runtime.tasks import BackgroundTask
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
@@ -61,7 +61,7 @@ class SinkConsumer:
         self._consumer: AIOKafkaConsumer | None = None
         self._dead_letters: AIOKafkaProducer | None = None
         self._admin: AIOKafkaAdminClient | None = None
-        self._task: asyncio.Task[None] | None = None
+        self._task = BackgroundTask(self._run, "sink-consumer")
         self._replays: dict[TopicPartition, int] = {}  # partition -> last offset of the range
         self._marks: dict[TopicPartition, Marks] = {}  # as of the records added so far
         self._committed_marks: dict[TopicPartition, Marks] = {}  # as of the committed offset
@@ -92,12 +92,11 @@ class SinkConsumer:
         )
         self._consumer.subscribe(list(SINK_TOPICS), listener=_Rebalance(self))
         await self._consumer.start()
-        self._task = asyncio.create_task(self._run(), name="sink-consumer")
+        await self._task.start()
 
     async def stop(self) -> None:
         """Stop reading, write what is batched, commit it, close. Safe to call twice."""
-        await cancel_and_wait(self._task)
-        self._task = None
+        await self._task.stop()
         try:
             if self._consumer is not None:
                 try:
@@ -118,7 +117,7 @@ class SinkConsumer:
 
     @property
     def task(self) -> asyncio.Task[None] | None:
-        return self._task
+        return self._task.task
 
     async def _run(self) -> None:
         consumer = self._require_consumer()
