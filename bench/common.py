@@ -26,7 +26,7 @@ from pathlib import Path
 
 import orjson
 
-from gateway.projects import DevCredentials, ensure_dev_project
+from headwater.keys import DevCredentials, ensure_dev_project
 from headwater.stack import Stack
 from headwater.stack.process import stop_child
 from runtime.kafka import ensure_topics

@@ -40,7 +40,7 @@ from common import (
     write_lua,
 )
 
-from gateway.projects import DevCredentials
+from headwater.keys import DevCredentials
 
 __all__ = ["main"]
 

@@ -3,16 +3,13 @@
 Kept in `projects.json` under the data folder (written by `headwater keys`), or given inline in
 `HEADWATER_PROJECTS`. Vemetric project tokens are public (send-only) and stored as they are; secret
 keys (Embeddables `rk_` keys, Usermaven server tokens) are stored only as SHA-256 hashes: they are
-random 144+ bit strings, so a fast hash is enough to make a leaked file useless. A fresh data
-folder gets a development project whose credentials are printed once and written to
-`credentials.env` (mode 0600) for copy-and-paste.
+random 144+ bit strings, so a fast hash is enough to make a leaked file useless. Keys are minted
+and revoked by `headwater keys` (headwater/keys.py).
 """
 
 import hashlib
 import hmac
 import logging
-import os
-import secrets
 from pathlib import Path
 from typing import Literal
 
@@ -21,20 +18,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from runtime.settings import HeadwaterSettings
 
 __all__ = [
-    "DevCredentials",
     "KeyKind",
     "Project",
     "ProjectFile",
     "ProjectRegistry",
     "ProjectSource",
     "UsermavenKey",
-    "ensure_dev_project",
     "hash_secret",
-    "mint_key",
-    "save_projects",
 ]
-
-DEV_PROJECT_ID = "dev"
 
 KeyKind = Literal["vemetric", "embeddables", "usermaven"]
 
@@ -168,91 +159,3 @@ class ProjectSource:
             )
             return False
         return True
-
-
-class DevCredentials(BaseModel):
-    """What a developer pastes into curl: written to `credentials.env` as shell variables."""
-
-    model_config = ConfigDict(frozen=True)
-
-    project_id: str
-    vemetric_token: str
-    embeddables_key: str
-    usermaven_token: str
-
-    def as_env(self) -> str:
-        return (
-            f"PROJECT_ID={self.project_id}\n"
-            f"VEMETRIC_TOKEN={self.vemetric_token}\n"
-            f"EMBEDDABLES_KEY={self.embeddables_key}\n"
-            f"USERMAVEN_TOKEN={self.usermaven_token}\n"
-        )
-
-    @classmethod
-    def from_env(cls, text: str) -> "DevCredentials":
-        values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
-        return cls(
-            project_id=values["PROJECT_ID"],
-            vemetric_token=values["VEMETRIC_TOKEN"],
-            embeddables_key=values["EMBEDDABLES_KEY"],
-            usermaven_token=values["USERMAVEN_TOKEN"],
-        )
-
-
-def mint_key(project: Project, kind: KeyKind) -> tuple[Project, str]:
-    """A new key of `kind` for the project: the updated project, and the credential to show once
-    (only its hash is kept for secret kinds)."""
-    if kind == "vemetric":
-        token = f"proj_{secrets.token_hex(12)}"
-        return project.model_copy(
-            update={"vemetric_tokens": [*project.vemetric_tokens, token]}
-        ), token
-    if kind == "embeddables":
-        key = f"rk_{secrets.token_urlsafe(24)}"
-        hashes = [*project.embeddables_key_hashes, hash_secret(key)]
-        return project.model_copy(update={"embeddables_key_hashes": hashes}), key
-    api_key, server_token = secrets.token_hex(8), secrets.token_urlsafe(18)
-    usermaven = UsermavenKey(api_key=api_key, server_token_hash=hash_secret(server_token))
-    updated = project.model_copy(update={"usermaven_keys": [*project.usermaven_keys, usermaven]})
-    return updated, f"{api_key}.{server_token}"
-
-
-def save_projects(path: Path, projects: list[Project]) -> None:
-    """Write the projects file atomically, so a running gateway never reads half of it."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(ProjectFile(projects=projects).model_dump_json(indent=2) + "\n")
-    temporary.replace(path)
-
-
-def ensure_dev_project(settings: HeadwaterSettings) -> tuple[DevCredentials | None, bool]:
-    """Create the development project in a fresh data folder.
-
-    Returns its credentials (None when the folder has projects but no dev credentials file) and
-    whether they were created by this call.
-    """
-    projects_file, credentials_file = settings.projects_path, settings.credentials_file
-    if projects_file.exists():
-        if credentials_file.exists():
-            return DevCredentials.from_env(credentials_file.read_text()), False
-        return None, False
-    project = Project(id=DEV_PROJECT_ID)
-    project, vemetric_token = mint_key(project, "vemetric")
-    project, embeddables_key = mint_key(project, "embeddables")
-    project, usermaven_token = mint_key(project, "usermaven")
-    credentials = DevCredentials(
-        project_id=DEV_PROJECT_ID,
-        vemetric_token=vemetric_token,
-        embeddables_key=embeddables_key,
-        usermaven_token=usermaven_token,
-    )
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    _write_private(credentials_file, credentials.as_env())
-    save_projects(projects_file, [project])
-    return credentials, True
-
-
-def _write_private(path: Path, text: str) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(text)

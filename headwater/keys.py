@@ -1,16 +1,34 @@
-"""`headwater keys`: create, list and revoke project credentials in the projects file.
+"""`headwater keys`: create, list and revoke project credentials in the projects file, and the
+development project a fresh data folder gets.
 
 Secrets are printed once and only their hashes are written; a running gateway picks up the change
-within `HEADWATER_GATEWAY_PROJECTS_RELOAD_S`.
+within `HEADWATER_GATEWAY_PROJECTS_RELOAD_S`. The development project's credentials are printed
+once and written to `credentials.env` (mode 0600) for copy-and-paste.
 """
 
+import os
+import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
-from gateway.projects import KeyKind, Project, ProjectFile, mint_key, save_projects
-from runtime.errors import HeadwaterError
+from pydantic import BaseModel, ConfigDict
 
-__all__ = ["KeyRow", "create_key", "list_keys", "revoke_key"]
+from gateway.projects import KeyKind, Project, ProjectFile, UsermavenKey, hash_secret
+from runtime.errors import HeadwaterError
+from runtime.settings import HeadwaterSettings
+
+__all__ = [
+    "DevCredentials",
+    "KeyRow",
+    "create_key",
+    "ensure_dev_project",
+    "list_keys",
+    "mint_key",
+    "revoke_key",
+    "save_projects",
+]
+
+DEV_PROJECT_ID = "dev"
 
 _HASH_SHOWN = 12
 
@@ -73,3 +91,91 @@ def _rows(project: Project) -> list[KeyRow]:
 def _hash_id(digest: str) -> str:
     """How a hashed secret is named in `list` and `revoke`: a prefix of its hash."""
     return digest.removeprefix("sha256:")[:_HASH_SHOWN]
+
+
+class DevCredentials(BaseModel):
+    """What a developer pastes into curl: written to `credentials.env` as shell variables."""
+
+    model_config = ConfigDict(frozen=True)
+
+    project_id: str
+    vemetric_token: str
+    embeddables_key: str
+    usermaven_token: str
+
+    def as_env(self) -> str:
+        return (
+            f"PROJECT_ID={self.project_id}\n"
+            f"VEMETRIC_TOKEN={self.vemetric_token}\n"
+            f"EMBEDDABLES_KEY={self.embeddables_key}\n"
+            f"USERMAVEN_TOKEN={self.usermaven_token}\n"
+        )
+
+    @classmethod
+    def from_env(cls, text: str) -> "DevCredentials":
+        values = dict(line.split("=", 1) for line in text.splitlines() if "=" in line)
+        return cls(
+            project_id=values["PROJECT_ID"],
+            vemetric_token=values["VEMETRIC_TOKEN"],
+            embeddables_key=values["EMBEDDABLES_KEY"],
+            usermaven_token=values["USERMAVEN_TOKEN"],
+        )
+
+
+def mint_key(project: Project, kind: KeyKind) -> tuple[Project, str]:
+    """A new key of `kind` for the project: the updated project, and the credential to show once
+    (only its hash is kept for secret kinds)."""
+    if kind == "vemetric":
+        token = f"proj_{secrets.token_hex(12)}"
+        return project.model_copy(
+            update={"vemetric_tokens": [*project.vemetric_tokens, token]}
+        ), token
+    if kind == "embeddables":
+        key = f"rk_{secrets.token_urlsafe(24)}"
+        hashes = [*project.embeddables_key_hashes, hash_secret(key)]
+        return project.model_copy(update={"embeddables_key_hashes": hashes}), key
+    api_key, server_token = secrets.token_hex(8), secrets.token_urlsafe(18)
+    usermaven = UsermavenKey(api_key=api_key, server_token_hash=hash_secret(server_token))
+    updated = project.model_copy(update={"usermaven_keys": [*project.usermaven_keys, usermaven]})
+    return updated, f"{api_key}.{server_token}"
+
+
+def save_projects(path: Path, projects: list[Project]) -> None:
+    """Write the projects file atomically, so a running gateway never reads half of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(ProjectFile(projects=projects).model_dump_json(indent=2) + "\n")
+    temporary.replace(path)
+
+
+def ensure_dev_project(settings: HeadwaterSettings) -> tuple[DevCredentials | None, bool]:
+    """Create the development project in a fresh data folder.
+
+    Returns its credentials (None when the folder has projects but no dev credentials file) and
+    whether they were created by this call.
+    """
+    projects_file, credentials_file = settings.projects_path, settings.credentials_file
+    if projects_file.exists():
+        if credentials_file.exists():
+            return DevCredentials.from_env(credentials_file.read_text()), False
+        return None, False
+    project = Project(id=DEV_PROJECT_ID)
+    project, vemetric_token = mint_key(project, "vemetric")
+    project, embeddables_key = mint_key(project, "embeddables")
+    project, usermaven_token = mint_key(project, "usermaven")
+    credentials = DevCredentials(
+        project_id=DEV_PROJECT_ID,
+        vemetric_token=vemetric_token,
+        embeddables_key=embeddables_key,
+        usermaven_token=usermaven_token,
+    )
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    _write_private(credentials_file, credentials.as_env())
+    save_projects(projects_file, [project])
+    return credentials, True
+
+
+def _write_private(path: Path, text: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)

@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.error import URLError
 
-from gateway.projects import DevCredentials, ensure_dev_project
 from gateway.settings import GatewaySettings
 from headwater.errors import ComponentFailed
+from headwater.keys import DevCredentials, ensure_dev_project
 from headwater.stack import Stack
 from headwater.stack.process import log_tail
 from runtime.kafka import ensure_topics

@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import NamedTuple
 
-from gateway.projects import DevCredentials, ensure_dev_project
+from headwater.keys import DevCredentials, ensure_dev_project
 from runtime.settings import HeadwaterSettings
 from schemas import topics
 from tests.helpers import environment, eventually, headwater, http_ok, start_group_at_end, stop

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx2
 import pytest
 
-from gateway.projects import DevCredentials
+from headwater.keys import DevCredentials
 from headwater.stack.process import pid_alive
 from runtime.settings import HeadwaterSettings
 from tests.conftest import free_port

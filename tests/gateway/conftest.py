@@ -10,8 +10,8 @@ import httpx2
 import pytest
 from aiokafka import AIOKafkaConsumer
 
-from gateway.projects import ProjectFile, save_projects
-from headwater.keys import create_key
+from gateway.projects import ProjectFile
+from headwater.keys import create_key, save_projects
 from tests.conftest import free_port
 from tests.helpers import environment, eventually, headwater, http_ok, stop
 from tests.kafka import topic_partitions
