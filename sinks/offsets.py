@@ -15,6 +15,7 @@ starts from the marks that belong to its committed offset:
   as of its start, so a range re-read after a crash is filtered and cut exactly as before.
 """
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from schemas.topics import SOURCE_HEADER
@@ -28,7 +29,7 @@ _NO_MARKS = "-"
 Marks = dict[int, int]  # raw partition -> highest raw offset passed
 
 
-def source_of(headers: tuple[tuple[str, bytes], ...] | list[tuple[str, bytes]]) -> tuple[int, int]:
+def source_of(headers: Sequence[tuple[str, bytes]]) -> tuple[int, int]:
     """The (raw partition, raw offset) a processed record names, or (-1, -1) if it names none."""
     for name, value in headers:
         if name == SOURCE_HEADER:
