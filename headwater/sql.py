@@ -2,9 +2,12 @@
 
 An embedded store can be open in one process only; while a sink holds it, a query goes to that
 sink's `/sql` endpoint instead (its address is in the data folder's `sink.json`), and migrations
-are left to it: a sink applies them whenever it starts.
+are left to it: a sink applies them whenever it starts. Either way the answer is ClickHouse's own
+readable table, unless the query names its FORMAT.
 """
 
+import re
+import urllib.parse
 import urllib.request
 from urllib.error import HTTPError, URLError
 
@@ -14,10 +17,18 @@ from headwater.errors import QueryFailed
 from headwater.stack.process import pid_alive
 from runtime.errors import HeadwaterError
 from runtime.settings import ClickHouseSettings, HeadwaterSettings
-from sinks.clickhouse import connect, connect_to_migrate, pretty_query
-from sinks.migrate import migrate
+from sinks.clickhouse.client import connect, connect_to_migrate
+from sinks.clickhouse.migrate import migrate
 
-__all__ = ["run_migrations", "run_sql"]
+__all__ = ["output_format", "run_migrations", "run_sql"]
+
+_HAS_FORMAT = re.compile(r"\bFORMAT\s+\w+\s*;?\s*$", re.IGNORECASE)
+_TERMINAL_FORMAT = "PrettyCompactMonoBlock"
+
+
+def output_format(query: str) -> str | None:
+    """The format to ask ClickHouse for: a table for the terminal, unless the query names one."""
+    return None if _HAS_FORMAT.search(query) else _TERMINAL_FORMAT
 
 
 def run_sql(query: str, settings: HeadwaterSettings, clickhouse: ClickHouseSettings) -> str:
@@ -25,7 +36,7 @@ def run_sql(query: str, settings: HeadwaterSettings, clickhouse: ClickHouseSetti
         return _via_sink(sink_url, query)
     client = connect(clickhouse, settings.data_dir)
     try:
-        return pretty_query(client, query)
+        return client.raw_query(query, fmt=output_format(query)).decode()
     except Exception as exc:  # the driver's errors vary by interface; all mean "query failed"
         raise QueryFailed(str(exc)) from exc
     finally:
@@ -54,7 +65,11 @@ def _running_sink(settings: HeadwaterSettings) -> str | None:
 
 
 def _via_sink(url: str, query: str) -> str:
-    request = urllib.request.Request(f"{url}/sql", data=query.encode(), method="POST")
+    fmt = output_format(query)
+    address = (
+        f"{url}/sql" if fmt is None else f"{url}/sql?{urllib.parse.urlencode({'format': fmt})}"
+    )
+    request = urllib.request.Request(address, data=query.encode(), method="POST")
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             return str(response.read().decode())

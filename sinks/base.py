@@ -13,6 +13,7 @@ from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.tasks import Lifecycle
 from sinks.errors import SinkWriteFailed
 
 __all__ = ["Batch", "BatchingSink", "FlushResult", "RejectedRow", "Source"]
@@ -63,7 +64,7 @@ class FlushResult:
     failed: dict[TopicPartition, SinkWriteFailed]
 
 
-class BatchingSink(ABC):
+class BatchingSink(ABC, Lifecycle):
     """Collects rows per partition; `due()` says when size or age calls for a flush."""
 
     def __init__(self, max_rows: int, max_age_s: float) -> None:
@@ -72,10 +73,10 @@ class BatchingSink(ABC):
         self._batches: dict[TopicPartition, Batch] = {}
         self._rows = 0
 
-    async def setup(self) -> None:  # noqa: B027 - an optional hook, like close()
+    async def start(self) -> None:
         """Open clients; called once before the first `add`."""
 
-    async def close(self) -> None:  # noqa: B027
+    async def stop(self) -> None:
         """Release clients; safe to call twice."""
 
     @abstractmethod

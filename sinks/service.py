@@ -2,8 +2,9 @@
 
 `/healthz`, `/readyz` (ClickHouse answers and the last write went through) and `/metrics`; and,
 when ClickHouse is embedded and the sink listens on loopback, `POST /sql`: the engine's store can
-be opened by one process only, so `headwater sql` reaches it through the sink that holds it. The
-data folder's `sink.json` tells `headwater sql` where that sink listens.
+be opened by one process only, so `headwater sql` reaches it through the sink that holds it (the
+body is the query; `?format=` the ClickHouse output format it wants). The data folder's
+`sink.json` tells `headwater sql` where that sink listens.
 """
 
 import asyncio
@@ -24,7 +25,7 @@ from runtime.http import service_routes
 from runtime.kafka import ensure_topics
 from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from runtime.telemetry import ComponentMetrics
-from sinks.clickhouse import ClickHouseSink
+from sinks.clickhouse.sink import ClickHouseSink
 from sinks.consumer import SinkConsumer
 from sinks.settings import SinkSettings
 
@@ -60,7 +61,7 @@ def create_service(
     @asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         await ensure_topics(kafka)
-        await sink.setup()
+        await sink.start()
         try:
             await consumer.start()
             assert consumer.task is not None
@@ -70,7 +71,7 @@ def create_service(
             yield
         finally:
             await consumer.stop()
-            await sink.close()
+            await sink.stop()
             if serves_sql:  # only now is the store free for another process
                 headwater.sink_holder_file.unlink(missing_ok=True)
 
@@ -82,7 +83,7 @@ def create_service(
     async def sql(request: Request) -> Response:
         query = (await request.body()).decode()
         try:
-            return PlainTextResponse(await sink.pretty_query(query))
+            return PlainTextResponse(await sink.query(query, request.query_params.get("format")))
         except ClickHouseError as exc:
             return PlainTextResponse(str(exc), status_code=400)
 

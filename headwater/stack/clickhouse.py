@@ -10,7 +10,7 @@ from urllib.error import URLError
 
 from headwater.stack.process import ManagedProcess
 from runtime.settings import ClickHouseSettings, HeadwaterSettings
-from sinks.clickhouse import require_engine
+from sinks.clickhouse.client import require_engine
 
 __all__ = ["LocalClickHouse", "ping"]
 

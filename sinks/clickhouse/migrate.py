@@ -1,4 +1,5 @@
-"""Versioned SQL migrations: `sinks/migrations/NNNN_name.sql`, applied in order, each once.
+"""Versioned SQL migrations: `migrations/NNNN_name.sql` beside this module, applied in order,
+each once.
 
 Applied versions are recorded in `schema_migrations` with a checksum of their text, so running
 `migrate` again (on every sink start, or `headwater migrate`) applies only what is new, and an
@@ -70,7 +71,7 @@ class Migration:
 
 def load_migrations() -> list[Migration]:
     found = []
-    for path in files("sinks").joinpath("migrations").iterdir():
+    for path in files("sinks.clickhouse").joinpath("migrations").iterdir():
         if match := _FILE_NAME.fullmatch(path.name):
             found.append(Migration(int(match[1]), match[2], path.read_text()))
     return sorted(found, key=lambda m: m.version)

@@ -1,17 +1,61 @@
-"""The migrations as a sharded, replicated ClickHouse gets them (`on_cluster`).
+"""The migrations: applied once, on the embedded engine and on a server, and as a sharded,
+replicated ClickHouse gets them (`on_cluster`).
 
 No ClickHouse cluster (Keeper, several servers) runs in the test suite: the rendering is checked
 here, and every rendered statement is parsed by the session's real ClickHouse server."""
 
+from pathlib import Path
+
 import clickhouse_connect
 import pytest
+from clickhouse_connect.driver.client import Client
 from clickhouse_connect.driver.exceptions import DatabaseError
 
-from sinks.migrate import _CREATE_TABLE, load_migrations, on_cluster, statements
+from runtime.settings import ClickHouseSettings
+from sinks.clickhouse.client import connect
+from sinks.clickhouse.migrate import (
+    _CREATE_TABLE,
+    load_migrations,
+    migrate,
+    on_cluster,
+    statements,
+)
+from tests.sinks.clickhouse.stores import embedded, fresh_database
 
 EVERY_STATEMENT = [_CREATE_TABLE.strip()] + [
     statement for migration in load_migrations() for statement in statements(migration.sql)
 ]
+
+
+def migrate_twice(client: Client) -> None:
+    """Every migration applies the first time; the second run applies none and changes nothing."""
+    assert len(migrate(client)) == len(load_migrations())
+    tables = client.query("SHOW TABLES").result_rows
+    assert migrate(client) == []
+    assert client.query("SHOW TABLES").result_rows == tables
+
+
+@pytest.mark.integration
+def test_migrations_run_twice_change_nothing_the_second_time(tmp_path: Path) -> None:
+    client = connect(embedded(), tmp_path)
+    try:
+        migrate_twice(client)
+        assert client.query("SELECT count() FROM schema_migrations").result_rows[0][0] == len(
+            load_migrations()
+        )
+    finally:
+        client.close()
+
+
+@pytest.mark.integration
+def test_migrations_run_twice_on_the_server_change_nothing(clickhouse_url: str) -> None:
+    database = fresh_database(clickhouse_url)
+    settings = ClickHouseSettings(url=clickhouse_url, database=database)
+    client = connect(settings, Path("."))
+    try:
+        migrate_twice(client)
+    finally:
+        client.close()
 
 
 def rendered(cluster: str | None) -> list[str]:

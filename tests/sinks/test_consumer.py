@@ -1,6 +1,6 @@
-"""The sink against a real ClickHouse HTTP server, through faults: killed between insert and
-commit, and ClickHouse down for 30 s under a steady stream. Either way each event is stored
-exactly once: counted without FINAL, and in the roll-ups."""
+"""The sink's consumer and checkpoint against real Kafka and a real ClickHouse HTTP server,
+through faults: killed between insert and commit, and ClickHouse down for 30 s under a steady
+stream. Either way each event is stored exactly once: counted without FINAL, and in the roll-ups."""
 
 import asyncio
 import signal
@@ -19,8 +19,6 @@ from headwater.stack import Stack
 from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from schemas import topics
 from schemas.event import encode
-from sinks.clickhouse import connect
-from sinks.migrate import load_migrations, migrate
 from tests.conftest import free_port
 from tests.factories import make_event
 from tests.helpers import (
@@ -32,6 +30,7 @@ from tests.helpers import (
     stop,
 )
 from tests.kafka import topic_partitions
+from tests.sinks.clickhouse.stores import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -99,16 +98,6 @@ def counts(url: str, database: str, project: str) -> tuple[int, int]:
         client.close()
 
 
-def fresh_database(url: str) -> str:
-    database = f"faults_{uuid.uuid4().hex[:8]}"
-    client = clickhouse_connect.get_client(dsn=url)
-    try:
-        client.command(f"CREATE DATABASE {database}")
-    finally:
-        client.close()
-    return database
-
-
 def sink_environment(
     data_dir: Path, kafka: str, clickhouse: str, database: str, group: str
 ) -> dict[str, str]:
@@ -133,19 +122,6 @@ def start_sink(
         "sink", env=env | {"HEADWATER_SINK_PORT": str(port)}, log=data_dir / f"{name}.log"
     )
     return process, f"http://127.0.0.1:{port}"
-
-
-def test_migrations_run_twice_on_the_server_change_nothing(clickhouse_url: str) -> None:
-    database = fresh_database(clickhouse_url)
-    settings = ClickHouseSettings(url=clickhouse_url, database=database)
-    client = connect(settings, Path("."))
-    try:
-        assert len(migrate(client)) == len(load_migrations())
-        tables = client.query("SHOW TABLES").result_rows
-        assert migrate(client) == []
-        assert client.query("SHOW TABLES").result_rows == tables
-    finally:
-        client.close()
 
 
 def test_killed_between_insert_and_commit_leaves_no_duplicate(
@@ -182,8 +158,11 @@ def test_killed_between_insert_and_commit_leaves_no_duplicate(
 
 @pytest.fixture
 def own_clickhouse(kafka_bootstrap: str, tmp_path: Path) -> Iterator[Stack]:
-    """A ClickHouse server of this test's own, so it can be stopped without harming others."""
-    settings = ClickHouseSettings(mode="server", http_port=free_port(), tcp_port=free_port())
+    """A ClickHouse server of this test's own, so it can be stopped without harming others
+    (`url=None`: even when `CLICKHOUSE_URL` names the session's server)."""
+    settings = ClickHouseSettings(
+        url=None, mode="server", http_port=free_port(), tcp_port=free_port()
+    )
     stack = Stack(
         HeadwaterSettings(data_dir=tmp_path / "ch"),
         KafkaSettings(bootstrap=kafka_bootstrap),
