@@ -8,7 +8,8 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test install clients lint bench bench-instructions bench-servers bench-sink bench-processors
+.PHONY: up test install clients lint bench bench-gateway bench-instructions bench-servers bench-sink \
+	bench-processors
 
 up: install
 	$(BIN)/headwater up
@@ -31,21 +32,25 @@ clients:
 
 lint: install
 	$(BIN)/pip install --quiet ruff mypy
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy runtime headwater gateway processors sinks schemas
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy runtime headwater gateway processors sinks schemas bench
 
-# The gateway's throughput and latency (bench/gateway.py); which HTTP server (bench/http_server.py);
-# the ClickHouse sink's rows/s and end-to-end freshness (bench/sink.py).
+# Every benchmark in turn (python -m bench): docs/benchmarks.json and the latest results on
+# docs/performance.md. ARGS="--quick" runs each briefly, to check the wiring. Each target below
+# runs one benchmark alone (BENCH_QUICK=1 makes it brief); bench/__init__.py lists what they measure.
 bench: install
-	$(BIN)/python bench/gateway.py
+	$(BIN)/python -m bench $(ARGS)
+
+bench-gateway: install
+	$(BIN)/python -m bench.gateway
 
 bench-instructions: install
-	$(BIN)/python -P bench/gateway_instructions.py
+	$(BIN)/python -m bench.gateway.instructions
 
 bench-servers: install
-	$(BIN)/python bench/http_server.py
+	$(BIN)/python -m bench.gateway.servers
 
 bench-sink: install
-	$(BIN)/python bench/sink.py
+	$(BIN)/python -m bench.sinks
 
 bench-processors: install
-	$(BIN)/python bench/process.py $(ARGS)
+	$(BIN)/python -m bench.processors $(ARGS)

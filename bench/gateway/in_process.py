@@ -1,24 +1,13 @@
-"""Instructions per request of the gateway's own Python work: repeatable where wrk is not.
+"""The gateway's whole ASGI app driven in process, its publisher acknowledging every record at
+once: routing, middleware, body reading, parsing and the response, and none of the broker's or
+the network's work. bench/gateway/instructions.py runs this under callgrind.
 
-On a shared 2-core machine wrk's rates move by ±25% between identical runs; instruction counts
-(valgrind's callgrind) do not. This drives the whole ASGI app in process (routing, middleware,
-body reading, parsing, the response) with Kafka's acknowledgement answered at once, so it counts
-the gateway's work per request and none of the broker's or the network's. Each case runs twice
-under callgrind, with 0 and with N requests after one warm-up; the difference over N is the cost
-of one request. Needs `valgrind` (Debian's package).
+    python -m bench.gateway.in_process single 100    # one warm-up, then 100 requests
 
-Run it with `python -P` (3.11+: the script's folder is not put on `sys.path`), since this folder's
-`gateway.py` would otherwise hide the `gateway` package:
-
-    make bench-instructions                                         # both cases
-    python -P bench/gateway_instructions.py --child single 100      # one process, no valgrind
+Imports are kept to what the gateway needs: under callgrind, every import costs.
 """
 
-import argparse
 import asyncio
-import re
-import shutil
-import subprocess
 import sys
 from collections.abc import Awaitable, Callable
 
@@ -30,12 +19,11 @@ from gateway.projects import Project, ProjectSource, UsermavenKey, hash_secret
 from gateway.settings import GatewaySettings
 from runtime.settings import KafkaSettings
 
-__all__ = ["main"]
+__all__ = ["BULK_SIZE", "CASES", "drive"]
 
 TOKEN, API_KEY, SERVER_TOKEN = "proj_bench", "k1", "s1"
-REQUESTS = {"single": 3000, "bulk": 200}
 BULK_SIZE = 100
-_COLLECTED = re.compile(r"Collected : (\d+)")
+CASES = ("single", "bulk")
 
 
 def _bodies() -> dict[str, tuple[str, bytes, bytes]]:
@@ -80,7 +68,8 @@ def _app() -> Callable[..., Awaitable[None]]:
     return app
 
 
-async def _requests(case: str, count: int) -> None:
+async def drive(case: str, count: int) -> None:
+    """One warm-up request, then `count` more; any answer but 200 fails."""
     path, query, body = _bodies()[case]
     app = _app()
     headers = [(b"content-type", b"application/json"), (b"user-agent", b"wrk")]
@@ -105,35 +94,8 @@ async def _requests(case: str, count: int) -> None:
             raise SystemExit(f"{case}: {path} answered {statuses}")
 
 
-def _instructions(case: str, count: int) -> int:
-    argv = [
-        "valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null",
-        sys.executable, "-P", __file__, "--child", case, str(count),
-    ]  # fmt: skip
-    done = subprocess.run(argv, capture_output=True, text=True, check=True)
-    found = _COLLECTED.search(done.stderr)
-    if found is None:
-        raise SystemExit(f"no instruction count from callgrind:\n{done.stderr[-2000:]}")
-    return int(found.group(1))
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--child", nargs=2, metavar=("CASE", "REQUESTS"))
-    args = parser.parse_args()
-    if args.child:
-        asyncio.run(_requests(args.child[0], int(args.child[1])))
-        return
-    if shutil.which("valgrind") is None:
-        raise SystemExit("valgrind not found: apt-get install valgrind")
-    print("| case | requests | instructions per request | per event |")
-    print("|---|---|---|---|")
-    for case, count in REQUESTS.items():
-        print(f"[bench] {case}: callgrind, 0 and {count} requests", file=sys.stderr, flush=True)
-        per_request = (_instructions(case, count) - _instructions(case, 0)) / count
-        per_event = per_request / (BULK_SIZE if case == "bulk" else 1)
-        print(f"| {case} | {count} | {per_request:,.0f} | {per_event:,.0f} |", flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    case, count = sys.argv[1:3]
+    if case not in CASES:
+        raise SystemExit(f"CASE is one of {', '.join(CASES)}")
+    asyncio.run(drive(case, int(count)))

@@ -1,12 +1,9 @@
-"""One `headwater process` worker for bench/process.py, started as users start it but with
+"""One `headwater process` worker for bench/processors, started as users start it but with
 its own app id and data folder, so it begins with empty state and its own consumer group; and
 what can be read about it from outside: memory, RocksDB files, its log, a py-spy recording.
 """
 
-import shutil
-import signal
 import subprocess
-import sys
 import uuid
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +13,7 @@ from pathlib import Path
 
 import orjson
 
+from bench.environment import component_argv
 from headwater.stack.process import stop_child
 
 __all__ = [
@@ -23,7 +21,6 @@ __all__ = [
     "WorkerSetup",
     "changelog_bytes",
     "log_problems",
-    "py_spy",
     "rss_bytes",
     "running_worker",
     "state_size",
@@ -61,7 +58,7 @@ def running_worker(setup: WorkerSetup) -> Iterator[subprocess.Popen[bytes]]:
     it has not exited after STOP_TIMEOUT_S. Its output goes to `setup.log`."""
     with setup.log.open("ab") as log:
         process = subprocess.Popen(
-            [sys.executable, "-m", "headwater", "process"],
+            component_argv("process"),
             env=setup.env,
             stdin=subprocess.DEVNULL,
             stdout=log,
@@ -136,26 +133,3 @@ def log_problems(path: Path) -> Counter[str]:
         if isinstance(entry, dict) and entry.get("level") in ("warning", "error", "critical"):
             problems[f"{entry['level']}: {entry.get('msg', '')}"] += 1
     return problems
-
-
-@contextmanager
-def py_spy(pid: int, out: Path, rate: int = 100) -> Iterator[None]:
-    """Record the worker with py-spy for the duration of the block (collapsed stacks, per
-    thread, CPU-busy samples only) into `out`; nothing if py-spy is not installed."""
-    command = Path(sys.executable).with_name("py-spy")
-    found = str(command) if command.exists() else shutil.which("py-spy")
-    if found is None:
-        print("[bench] py-spy not found: no profile", file=sys.stderr)
-        yield
-        return
-    argv = [found, "record", "--threads", "--format", "raw", "--rate", str(rate), "-o", str(out)]
-    spy = subprocess.Popen([*argv, "--pid", str(pid)], stdout=subprocess.DEVNULL)
-    try:
-        yield
-    finally:
-        spy.send_signal(signal.SIGINT)  # py-spy writes its file on Ctrl-C
-        try:
-            spy.wait(60)
-        except subprocess.TimeoutExpired:
-            spy.kill()
-            spy.wait()

@@ -1,17 +1,17 @@
-"""The markdown tables of bench/process.py (stdout; progress goes to stderr)."""
+"""The markdown tables of the processors benchmark (stdout; progress goes to stderr)."""
 
 import statistics
 from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING
 
-from profile_summary import area_of, read_profile
-
-if TYPE_CHECKING:
-    from cpu_share import CpuShare
-    from process import Drain, Floor, Latency
-    from worker import StateSize
+from bench.cpu import CpuShare
+from bench.processors.floor import Floor
+from bench.processors.latency import Latency
+from bench.processors.profile_summary import area_of, read_profile
+from bench.processors.throughput import Drain
+from bench.processors.worker import StateSize
+from bench.results import percentile
 
 __all__ = ["print_floor", "print_latency", "print_profile", "print_state", "print_throughput"]
 
@@ -19,11 +19,7 @@ MB = 1024 * 1024
 MILLION = 1_000_000
 
 
-def _mb(count: float) -> str:
-    return f"{count / MB:,.1f}"
-
-
-def print_throughput(drains: "list[Drain]") -> None:
+def print_throughput(drains: list[Drain]) -> None:
     print(
         "\n| run | input records | distinct outputs | dead letters | startup s | s (first output "
         "→ all) | events/s | worker CPU µs/event | CPU cores: worker / broker / bench / others "
@@ -43,8 +39,8 @@ def print_throughput(drains: "list[Drain]") -> None:
     print(f"| **median** | | | | | | **{median:,.0f}** | **{cpu_us:.0f}** | | |")
     print(
         f"\nevents/s = input records (duplicates included) / seconds; runs: {rates}. CPU cores:"
-        " averages over the timed span; bench = this script (producer done, offsets polled);"
-        " others = every other process on the machine."
+        " averages over the timed span; bench = the benchmark's own process (producer done,"
+        " offsets polled); others = every other process on the machine."
     )
     _print_problems(sum((d.problems for d in drains), Counter()))
 
@@ -54,11 +50,7 @@ def _print_problems(problems: Counter[str]) -> None:
         print(f"- worker log, {count} times: {message[:160]}", flush=True)
 
 
-def _split(size: "StateSize") -> str:
-    return f"{_mb(size.total)} ({_mb(size.sst)} + {_mb(size.wal)})"
-
-
-def print_state(drains: "list[Drain]") -> None:
+def print_state(drains: list[Drain]) -> None:
     print(
         "\n| run | identities (seen) | seen RocksDB MB at catch-up (sst + wal) | seen RocksDB MB "
         "after stop (sst + wal) | links RocksDB MB (visitors) | seen changelog MB "
@@ -73,7 +65,7 @@ def print_state(drains: "list[Drain]") -> None:
             f"| {_mb(d.rss_first)} | {_mb(d.rss_done)} |"
         )
 
-    def per_million(value: "Callable[[Drain], float]") -> str:
+    def per_million(value: Callable[[Drain], float]) -> str:
         return _mb(statistics.median(value(d) / d.distinct * MILLION for d in drains))
 
     identities = drains[0].distinct
@@ -104,7 +96,7 @@ _FLOOR_STEPS = {
 }
 
 
-def print_floor(floors: "list[Floor]", drains: "list[Drain]") -> None:
+def print_floor(floors: list[Floor], drains: list[Drain]) -> None:
     """Each bare-agent mode's medians, what each step adds, and what is left for Headwater's
     own work in the worker measured above."""
     print("\n| bare faust agent | runs: records/s | records/s | CPU µs/record | step adds µs |")
@@ -131,13 +123,7 @@ def print_floor(floors: "list[Floor]", drains: "list[Drain]") -> None:
     )
 
 
-def _percentile(values: list[int], pct: int) -> float:
-    if len(values) < 2:
-        return float(values[0]) if values else float("nan")
-    return statistics.quantiles(values, n=100, method="inclusive")[pct - 1]
-
-
-def print_latency(result: "Latency") -> None:
+def print_latency(result: Latency) -> None:
     added = result.added_ms
     print(
         "\n| latency load | records (distinct) | achieved records/s | outputs matched "
@@ -147,7 +133,7 @@ def print_latency(result: "Latency") -> None:
     print(
         f"| {result.rate:,.0f}/s for {result.records / result.rate:.0f} s "
         f"| {result.records:,} ({result.distinct:,}) | {result.records / result.send_s:,.0f} "
-        f"| {len(added):,} | {_percentile(added, 50):.0f} | {_percentile(added, 99):.0f} "
+        f"| {len(added):,} | {percentile(added, 50):.0f} | {percentile(added, 99):.0f} "
         f"| {max(added, default=0)} | {_cores(result.cpu)} |"
     )
     _print_problems(result.problems)
@@ -158,7 +144,7 @@ def print_latency(result: "Latency") -> None:
     )
 
 
-def print_profile(path: Path, profiled: "Drain") -> None:
+def print_profile(path: Path, profiled: Drain) -> None:
     profile = read_profile(path)
     print(
         f"\nProfile: py-spy, 100 Hz, one extra throughput run ({profiled.events_per_s:,.0f} "
@@ -179,10 +165,18 @@ def print_profile(path: Path, profiled: "Drain") -> None:
         print(f"| `{name}` | {_short(area_of([name]))} | {profile.share(count):.0%} |", flush=True)
 
 
-def _cores(share: "CpuShare") -> str:
+def _cores(share: CpuShare) -> str:
     return f"{share.worker:.2f} / {share.broker:.2f} / {share.bench:.2f} / {share.others:.2f}"
 
 
 def _short(area: str) -> str:
     """An area without its parenthesised detail, for the function tables."""
     return area.split(" (")[0]
+
+
+def _mb(count: float) -> str:
+    return f"{count / MB:,.1f}"
+
+
+def _split(size: StateSize) -> str:
+    return f"{_mb(size.total)} ({_mb(size.sst)} + {_mb(size.wal)})"

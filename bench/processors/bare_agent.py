@@ -1,7 +1,8 @@
-"""faust's own cost per record, for bench/process.py: a bare agent over the same records as the
-processors, doing only what every processed event needs from faust and nothing of Headwater's.
+"""faust's own cost per record, for bench/processors/floor.py: a bare agent over the same records
+as the processors, doing only what every processed event needs from faust and nothing of
+Headwater's.
 
-    python bench/faust_floor.py MODE SOURCE_TOPIC PARTITIONS RECORDS OUTPUT_TOPIC DATA_DIR
+    python -m bench.processors.bare_agent MODE SOURCE_TOPIC PARTITIONS RECORDS OUTPUT_TOPIC DATA_DIR
 
 MODE is what the agent does with each record:
 - `consume`: nothing (faust's fetcher, stream and acks);
@@ -26,6 +27,8 @@ from pathlib import Path
 import faust
 import orjson
 import uvloop
+
+__all__ = ["MODES", "create_app"]
 
 MODES = ("consume", "send", "table")
 

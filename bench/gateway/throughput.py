@@ -1,9 +1,9 @@
 """How much does one gateway process carry? Requests/s and latency of single events; bulk events/s.
 
 The gateway starts the way users start it, `headwater gateway` (granian, one worker process),
-against a broker this script starts beside it (or `KAFKA_BOOTSTRAP`), on the same 2-core machine
-as wrk (1 thread), so all three share the CPU. Every request waits for Kafka's ack of each of its
-events before the gateway answers. Two cases:
+against a broker the benchmark starts beside it (or `KAFKA_BOOTSTRAP`), on the same 2-core
+machine as wrk (1 thread), so all three share the CPU. Every request waits for Kafka's ack of
+each of its events before the gateway answers. Two cases:
 
 - single: Vemetric `POST /e`, one pageview per request, 64 connections: requests/s, p50 and p99.
   Target: at least 8,000 requests/s with p99 under 25 ms.
@@ -11,40 +11,37 @@ events before the gateway answers. Two cases:
   request, 16 connections: events/s (requests/s x events per request).
   Target: at least 100,000 events/s.
 
-Each case has a warm-up run, then RUNS runs of 10 s; the table (markdown, on stdout) holds the
-medians, progress goes to stderr. Any non-2xx answer or socket error fails the benchmark.
+Each case has a warm-up run, then 3 runs of 10 s; the table (markdown, on stdout) holds the
+medians and the gateway's CPU per event (/proc), progress goes to stderr. Any non-2xx answer or
+socket error fails the benchmark.
 
-    make bench                                   # starts its own broker
-    KAFKA_BOOTSTRAP=127.0.0.1:9092 make bench     # or uses yours
-    CASES=single BULK_SIZE=500 make bench         # one case; a bigger bulk body
+    make bench-gateway                                  # starts its own broker
+    KAFKA_BOOTSTRAP=127.0.0.1:9092 make bench-gateway   # or uses yours
+    CASES=single BULK_SIZE=500 make bench-gateway       # one case; a bigger bulk body
 """
 
 import math
 import os
-import sys
 from dataclasses import dataclass
-from pathlib import Path
 from urllib.parse import quote
 
 import orjson
-from common import (
+
+from bench.environment import (
     BenchEnvironment,
-    WrkResult,
     bench_environment,
+    component_argv,
     free_port,
-    measure,
-    post_once,
     progress,
     serving,
-    vemetric_pageview,
-    write_lua,
 )
-
+from bench.gateway.wrk import Plan, WrkResult, measure, post_once, vemetric_pageview, write_lua
+from bench.results import CaseResult
+from bench.runner import Benchmark
 from headwater.keys import DevCredentials
 
-__all__ = ["main"]
+__all__ = ["BENCHMARK", "Case", "run"]
 
-RUNS = 3
 DEFAULT_BULK_SIZE = 100
 
 
@@ -72,6 +69,9 @@ class Case:
             and result.p99_ms < self.max_p99_ms
             and self.events_per_s(result) >= self.min_events_per_s
         )
+
+    def cpu_us_per_event(self, result: WrkResult) -> float:
+        return (result.cpu_us_per_request or 0.0) / self.events_per_request
 
 
 def single_case(credentials: DevCredentials) -> Case:
@@ -125,14 +125,6 @@ def selected_cases(credentials: DevCredentials) -> list[Case]:
     return [cases[name] for name in names]
 
 
-def gateway_argv() -> list[str]:
-    """`headwater gateway` from the interpreter's own environment (the venv)."""
-    command = Path(sys.executable).with_name("headwater")
-    if not command.exists():
-        raise SystemExit(f"{command} not found: run `make install` first")
-    return [str(command), "gateway"]
-
-
 def check_answer(case: Case, url: str) -> None:
     """One request before the load: a missing endpoint or a wrong answer fails here, at once."""
     answer = post_once(url, case.body)
@@ -147,43 +139,58 @@ def _json_or_none(body: bytes) -> object:
         return None
 
 
-def run_case(case: Case, base_url: str, bench: BenchEnvironment, gateway_pid: int) -> WrkResult:
+def run_case(
+    case: Case, base_url: str, bench: BenchEnvironment, gateway_pid: int, plan: Plan
+) -> list[WrkResult]:
     url = f"{base_url}{case.path}"
     check_answer(case, url)
     script = write_lua(bench.data_dir / f"{case.name}.lua", case.body)
-    return measure(case.name, url, script, case.connections, RUNS, server_pid=gateway_pid)
+    return measure(case.name, url, script, case.connections, plan, server_pid=gateway_pid)
 
 
-def print_header() -> None:
+def print_header(plan: Plan) -> None:
     print(
-        f"| case | events/request | connections | req/s (median of {RUNS}) | p50 ms | p99 ms "
-        "| events/s | gateway CPU µs/event | target |"
+        f"| case | events/request | connections | req/s (median of {plan.runs}) | p50 ms "
+        "| p99 ms | events/s | gateway CPU µs/event | target |"
     )
     print("|---|---|---|---|---|---|---|---|---|")
 
 
 def print_row(case: Case, result: WrkResult) -> None:
     verdict = "met" if case.meets_target(result) else "missed"
-    cpu = (result.cpu_us_per_request or 0.0) / case.events_per_request
     print(
         f"| {case.name} | {case.events_per_request} | {case.connections} "
         f"| {result.requests_per_s:,.0f} | {result.p50_ms:.2f} | {result.p99_ms:.2f} "
-        f"| {case.events_per_s(result):,.0f} | {cpu:.1f} | {verdict} |",
+        f"| {case.events_per_s(result):,.0f} | {case.cpu_us_per_event(result):.1f} | {verdict} |",
         flush=True,
     )
 
 
-def main() -> None:
-    with bench_environment() as bench:
+def case_result(case: Case, runs: list[WrkResult]) -> CaseResult:
+    median = WrkResult.median(runs)
+    figures = median.figures() | {
+        "events_per_s": case.events_per_s(median),
+        "cpu_us_per_event": case.cpu_us_per_event(median),
+    }
+    return CaseResult(case.name, figures, [r.requests_per_s for r in runs])
+
+
+def run(quick: bool) -> list[CaseResult]:
+    """Start a broker and one gateway; load it with each selected case in turn."""
+    plan = Plan.quick() if quick else Plan()
+    results = []
+    with bench_environment(tools=("wrk",)) as bench:
         cases = selected_cases(bench.credentials)
         port = free_port()
         env = {**bench.env, "HEADWATER_GATEWAY_PORT": str(port), "HEADWATER_GATEWAY_WORKERS": "1"}
-        with serving(gateway_argv(), env, port) as gateway:
+        with serving(component_argv("gateway"), env, port) as gateway:
             progress(f"gateway ready: pid {gateway.pid}, port {port}")
-            print_header()
+            print_header(plan)
             for case in cases:
-                print_row(case, run_case(case, f"http://127.0.0.1:{port}", bench, gateway.pid))
+                runs = run_case(case, f"http://127.0.0.1:{port}", bench, gateway.pid, plan)
+                print_row(case, WrkResult.median(runs))
+                results.append(case_result(case, runs))
+    return results
 
 
-if __name__ == "__main__":
-    main()
+BENCHMARK = Benchmark("gateway", "make bench-gateway", run)

@@ -8,13 +8,14 @@ fills the topic quickly; nothing is measured while it does.
 
 import asyncio
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
-from paced import USER_AGENT
 
+from bench.kafka import Record, batch_producer, send_in_batches
+from bench.sinks.open_loop import USER_AGENT
 from schemas import topics
 from schemas.event import Event, UserDataUpdate, encode
 from sinks.consumer import SINK_TOPICS
@@ -70,31 +71,13 @@ def shapes(partitions: list[int]) -> list[Shape]:
 
 async def produce(bootstrap: str, rows: int, run: int) -> None:
     """`rows` events with unique ids (run number, then row number: 32 hex digits)."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        acks="all",
-        linger_ms=20,
-        max_batch_size=512 * 1024,
-        max_request_size=1024 * 1024,
-    )
-    await producer.start()
-    try:
+    async with batch_producer(bootstrap) as producer:
         partitions = sorted(await producer.partitions_for(topics.EVENTS))
-        events = shapes(partitions)
-        batches = {p: producer.create_batch() for p in partitions}
-        sent = []
-        for row in range(rows):
-            shape = events[row % USERS]
-            value = b"%s%02x%030x%s" % (shape.head, run, row, shape.tail)
-            if batches[shape.partition].append(key=shape.key, value=value, timestamp=None) is None:
-                full, batches[shape.partition] = batches[shape.partition], producer.create_batch()
-                sent.append(
-                    await producer.send_batch(full, topics.EVENTS, partition=shape.partition)
-                )
-                batches[shape.partition].append(key=shape.key, value=value, timestamp=None)
-        for partition, batch in batches.items():
-            if batch.record_count():
-                sent.append(await producer.send_batch(batch, topics.EVENTS, partition=partition))
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
+        await send_in_batches(producer, topics.EVENTS, _rows(shapes(partitions), rows, run))
+
+
+def _rows(events: list[Shape], rows: int, run: int) -> Iterator[Record]:
+    for row in range(rows):
+        shape = events[row % USERS]
+        value = b"%s%02x%030x%s" % (shape.head, run, row, shape.tail)
+        yield Record(shape.key, value, shape.partition)

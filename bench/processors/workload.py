@@ -1,4 +1,4 @@
-"""The processors' input for bench/process.py: `Event` records for headwater.raw in a realistic
+"""The processors' input for bench/processors: `Event` records for headwater.raw in a realistic
 mix, and two ways to produce them (all at once, as fast as a Python producer can; or paced).
 
 The mix of one workload (its own project, so no dedupe state of another run can match it):
@@ -24,13 +24,13 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import DefaultPartitioner
 from aiokafka.structs import RecordMetadata
 
+from bench.kafka import Record, batch_producer, send_in_batches
 from schemas import topics
 from schemas.event import Event, UserDataUpdate, encode
 
 __all__ = [
     "DUPLICATE_SHARE",
     "LINK_SHARE",
-    "RawRecord",
     "Workload",
     "produce_all",
     "produce_paced",
@@ -46,16 +46,9 @@ USER_AGENT = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Ge
 
 
 @dataclass(frozen=True)
-class RawRecord:
-    key: bytes
-    value: bytes
-    partition: int
-
-
-@dataclass(frozen=True)
 class Workload:
     project_id: str
-    records: list[RawRecord]
+    records: list[Record]
     distinct: int
     """Records that are not duplicates: the outputs the processors must produce."""
     linked_visitors: int
@@ -77,14 +70,14 @@ def workload(project_id: str, size: int, partitions: int, seed: int = 1) -> Work
         if event.anonymous_id and event.user_id:
             linked.add(event.anonymous_id)
         key = event.kafka_key()
-        originals.append(RawRecord(key, encode(event), partitioner(key, ids, ids)))
+        originals.append(Record(key, encode(event), partitioner(key, ids, ids)))
     records = _with_retries(rng, originals, duplicates)
     return Workload(project_id, records, distinct, len(linked))
 
 
-def _with_retries(rng: random.Random, originals: list[RawRecord], count: int) -> list[RawRecord]:
+def _with_retries(rng: random.Random, originals: list[Record], count: int) -> list[Record]:
     """The originals in order, with `count` of them sent again a little later."""
-    later: dict[int, list[RawRecord]] = {}
+    later: dict[int, list[Record]] = {}
     for index in rng.sample(range(len(originals)), count):
         at = min(index + rng.randint(1, RETRY_DISTANCE), len(originals) - 1)
         later.setdefault(at, []).append(originals[index])
@@ -167,34 +160,17 @@ def _direct(rng: random.Random, seq: int, people: dict[str, Any], now: datetime)
     }
 
 
-async def produce_all(bootstrap: str, records: list[RawRecord], topic: str = topics.RAW) -> float:
-    """Produce every record to `topic` in whole batches (no per-record future), in order
-    within each partition; the seconds it took."""
-    producer = AIOKafkaProducer(
-        bootstrap_servers=bootstrap, acks="all", linger_ms=20, max_batch_size=512 * 1024
-    )
-    await producer.start()
-    started = time.monotonic()
-    try:
-        batches: dict[int, Any] = {}
-        sent = []
-        for record in records:
-            batch = batches.setdefault(record.partition, producer.create_batch())
-            if batch.append(key=record.key, value=record.value, timestamp=None) is None:
-                sent.append(await producer.send_batch(batch, topic, partition=record.partition))
-                batches[record.partition] = batch = producer.create_batch()
-                batch.append(key=record.key, value=record.value, timestamp=None)
-        for partition, batch in batches.items():
-            if batch.record_count():
-                sent.append(await producer.send_batch(batch, topic, partition=partition))
-        await asyncio.gather(*sent)
-    finally:
-        await producer.stop()
-    return time.monotonic() - started
+async def produce_all(bootstrap: str, records: list[Record], topic: str = topics.RAW) -> float:
+    """Produce every record to `topic` in whole batches, in order within each partition; the
+    seconds it took."""
+    async with batch_producer(bootstrap) as producer:
+        started = time.monotonic()
+        await send_in_batches(producer, topic, records)
+        return time.monotonic() - started
 
 
 async def produce_paced(
-    bootstrap: str, records: list[RawRecord], rate: float
+    bootstrap: str, records: list[Record], rate: float
 ) -> tuple[list[RecordMetadata], float]:
     """Produce the records at `rate` per second (open loop, no batching delay), each acked by
     the broker; their metadata (partition, offset, Kafka timestamp) and the seconds it took."""

@@ -1,0 +1,16 @@
+"""Headwater's benchmarks, one package per component they measure, run from the checkout's root:
+
+    make bench                  # all of them: docs/benchmarks.json, and docs/performance.md's
+                                # latest results (python -m bench; --quick to check the wiring)
+    make bench-gateway          # python -m bench.gateway: requests/s, latency, CPU per event
+    make bench-servers          # python -m bench.gateway.servers: uvicorn or granian
+    make bench-instructions     # python -m bench.gateway.instructions: callgrind per request
+    make bench-processors       # python -m bench.processors: one worker's events/s, latency
+    make bench-sink             # python -m bench.sinks: rows/s into ClickHouse, freshness
+
+What they share: environment.py (the broker, ClickHouse, the dev project, component
+processes), cpu.py (CPU time from /proc, and the noise of other work), kafka.py (batch
+producing, end offsets), profiling.py (py-spy), results.py and page.py (the results file and
+its rendering), runner.py (a benchmark run alone or in turn). Every benchmark starts its own
+services on free ports unless `KAFKA_BOOTSTRAP` / `CLICKHOUSE_URL` name running ones.
+"""

@@ -1,0 +1,78 @@
+"""`python -m bench` (`make bench`): every benchmark in turn, then one results file and the
+latest results on docs/performance.md.
+
+    python -m bench                          # all; docs/benchmarks.json and the page
+    python -m bench --quick                  # each briefly, to check the wiring (results in /tmp)
+    python -m bench --only gateway,sinks     # some (results in /tmp unless --out says otherwise)
+
+Only a full run writes docs/benchmarks.json and the page by default: a quick or partial run
+would replace the latest measurements with fewer or lesser ones.
+"""
+
+import argparse
+import os
+import tempfile
+from pathlib import Path
+
+from bench.environment import progress, quick_mode, stop_on_sigterm
+from bench.gateway import instructions, servers, throughput
+from bench.page import PAGE, RESULTS_FILE, update_page
+from bench.processors.benchmark import BENCHMARK as PROCESSORS
+from bench.results import Results, write_results
+from bench.runner import Benchmark, measured
+from bench.sinks.benchmark import BENCHMARK as SINKS
+
+__all__ = ["BENCHMARKS", "main"]
+
+BENCHMARKS = {
+    "gateway": throughput.BENCHMARK,
+    "servers": servers.BENCHMARK,
+    "instructions": instructions.BENCHMARK,
+    "processors": PROCESSORS,
+    "sinks": SINKS,
+}
+
+
+def _arguments() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--quick", action="store_true", help="brief runs: check the wiring")
+    parser.add_argument("--only", help=f"comma-separated, of: {', '.join(BENCHMARKS)}")
+    parser.add_argument("--out", type=Path, help="the results file (see above for the default)")
+    args = parser.parse_args()
+    args.quick = args.quick or quick_mode()
+    return args
+
+
+def _selected(only: str | None) -> list[Benchmark]:
+    names = [name.strip() for name in only.split(",")] if only else list(BENCHMARKS)
+    if unknown := [name for name in names if name not in BENCHMARKS]:
+        raise SystemExit(f"unknown benchmarks {unknown}; known: {', '.join(BENCHMARKS)}")
+    return [BENCHMARKS[name] for name in names]
+
+
+def main() -> None:
+    args = _arguments()
+    stop_on_sigterm()
+    selected = _selected(args.only)
+    full = not args.quick and len(selected) == len(BENCHMARKS)
+    out = args.out or (RESULTS_FILE if full else Path(tempfile.gettempdir()) / "benchmarks.json")
+    load_before = os.getloadavg()[0]
+    runs = []
+    for number, benchmark in enumerate(selected, 1):
+        progress(f"=== benchmark {number}/{len(selected)}: {benchmark.name} ===")
+        runs.append(measured(benchmark, args.quick))
+        print(flush=True)
+    results = Results.now(args.quick, load_before, runs)
+    write_results(results, out)
+    progress(f"results: {out}")
+    if out.resolve() == RESULTS_FILE.resolve():
+        update_page(results)
+        progress(f"latest results rendered into {PAGE}")
+
+
+if __name__ == "__main__":
+    main()
