@@ -1,6 +1,7 @@
 """Stream processors: the faust app between the raw topic and the events topic.
 
-Each concern is a module of plain code over a mapping (`dedupe`, `identity`, `entries`,
-`split_metrics`), testable without Kafka; `processors/app.py` gives them faust tables and wires
-them into agents.
+Each step is a module of plain code over a mapping (`dedupe`, `entry_index`, `identity`,
+`split_metrics`); `chain` runs them on one raw record and says what to send; `gaps` reads the raw
+records faust skipped. None of them knows faust: `app` gives them faust tables, wires the chain
+into agents and sends what it returns.
 """

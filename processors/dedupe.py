@@ -15,19 +15,21 @@ the offset makes processing deterministic on replay: a record read again after a
 own sighting, is not a duplicate of itself, and produces the same output again.
 
 Expiry is by event time (`received_at`), not the wall clock, for the same reason. Expired sightings
-are ignored at once and deleted by `SeenSet.expire`, which the app runs over the stored keys a
-slice at a time, so the set on disk holds about one window of events.
+are ignored at once and deleted by `SeenSet.expire`, which the `Sweeper` runs over the stored keys
+a slice at a time, so the set on disk holds about one window of events.
 """
 
 import hashlib
 import struct
+from collections import defaultdict
 from collections.abc import Iterable, MutableMapping
+from typing import Protocol
 
 import orjson
 
 from schemas.event import Event
 
-__all__ = ["LIFETIME_KEY_PREFIX", "SeenSet", "event_identity"]
+__all__ = ["LIFETIME_KEY_PREFIX", "SeenSet", "StoredSlice", "Sweeper", "event_identity"]
 
 LIFETIME_KEY_PREFIX = "life-"
 _NEVER = 0
@@ -103,6 +105,48 @@ class SeenSet:
         for key in expired:
             del self._table[key]
         return len(expired)
+
+
+class StoredSlice(Protocol):
+    """Reads the stored sightings of one partition in key order: up to `limit` (key, value)
+    pairs from the key `start` on (None: the first key), and the key to start from next time
+    (None: the end was reached, the next slice starts over)."""
+
+    def __call__(
+        self, partition: int, start: bytes | None, limit: int
+    ) -> tuple[list[tuple[bytes, bytes]], bytes | None]: ...
+
+
+class Sweeper:
+    """Deletes expired sightings a slice at a time, walking each partition's stored keys in order
+    and wrapping around, so a full pass takes about (sightings held / slice * every) events.
+
+    It runs on an event of the partition it sweeps (`step` after each record), because the table's
+    deletions go to the changelog partition of the record being processed. Its clock is the latest
+    `received_at` handed on in that partition (`advance`), so a replay sweeps as the first run did.
+    """
+
+    def __init__(self, seen: SeenSet, read_slice: StoredSlice, every: int, slice_size: int) -> None:
+        self._seen = seen
+        self._read_slice = read_slice
+        self._every = every
+        self._slice = slice_size
+        self._count: defaultdict[int, int] = defaultdict(int)
+        self._cursor: dict[int, bytes | None] = {}
+        self._clock_ms: dict[int, int] = {}  # the latest received_at handed on, per partition
+
+    def advance(self, partition: int, event: Event) -> None:
+        """Move the partition's clock to an event handed on (it never goes back)."""
+        self._clock_ms[partition] = max(_epoch_ms(event), self._clock_ms.get(partition, 0))
+
+    def step(self, partition: int) -> None:
+        """Count one record of the partition; every `every` records, sweep the next slice."""
+        self._count[partition] += 1
+        if self._count[partition] % self._every or partition not in self._clock_ms:
+            return
+        start = self._cursor.get(partition)
+        items, self._cursor[partition] = self._read_slice(partition, start, self._slice)
+        self._seen.expire(items, self._clock_ms[partition])
 
 
 def _epoch_ms(event: Event) -> int:

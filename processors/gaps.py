@@ -11,6 +11,9 @@ checks them. From the committed offset on, per partition and consumer generation
 must arrive in turn: a record below the next expected offset was already processed in this
 generation and is skipped; a record beyond it is preceded by the missing ones, read here, so the
 outputs stay in raw-offset order (which the sink relies on).
+
+Its Kafka clients open in `start()` and close in an idempotent `stop()`; `processors/app.py` has
+faust start it before the agents and stop it after them.
 """
 
 import logging
@@ -18,9 +21,9 @@ import logging
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.structs import ConsumerRecord
-from mode import Service
 
 from runtime.settings import KafkaSettings
+from runtime.tasks import Lifecycle
 
 __all__ = ["RawGaps"]
 
@@ -29,11 +32,10 @@ log = logging.getLogger(__name__)
 _FETCH_TIMEOUT_MS = 1_000
 
 
-class RawGaps(Service):  # type: ignore[misc]
+class RawGaps(Lifecycle):
     """Tracks the next raw offset per partition and reads any the agent was not given."""
 
     def __init__(self, kafka: KafkaSettings, group_id: str, topic: str) -> None:
-        super().__init__()
         self._kafka = kafka
         self._group_id = group_id
         self._topic = topic
@@ -42,7 +44,7 @@ class RawGaps(Service):  # type: ignore[misc]
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
-    async def on_start(self) -> None:
+    async def start(self) -> None:
         self._admin = AIOKafkaAdminClient(bootstrap_servers=self._kafka.bootstrap_servers)
         await self._admin.start()
         self._consumer = AIOKafkaConsumer(
@@ -53,11 +55,13 @@ class RawGaps(Service):  # type: ignore[misc]
         )
         await self._consumer.start()
 
-    async def on_stop(self) -> None:
-        if self._consumer is not None:
-            await self._consumer.stop()
-        if self._admin is not None:
-            await self._admin.close()
+    async def stop(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        admin, self._admin = self._admin, None
+        if consumer is not None:
+            await consumer.stop()
+        if admin is not None:
+            await admin.close()
 
     async def missed(
         self, partition: int, offset: int, generation: int
@@ -77,7 +81,7 @@ class RawGaps(Service):  # type: ignore[misc]
         return await self._read(partition, expected, offset)
 
     async def _committed(self, partition: int, offset: int) -> int:
-        assert self._admin is not None, "started with the app"
+        assert self._admin is not None, "started before the agents"
         tp = TopicPartition(self._topic, partition)
         committed = await self._admin.list_consumer_group_offsets(self._group_id, partitions=[tp])
         meta = committed.get(tp)
@@ -86,7 +90,7 @@ class RawGaps(Service):  # type: ignore[misc]
     async def _read(
         self, partition: int, start: int, end: int
     ) -> list[ConsumerRecord[bytes, bytes]]:
-        assert self._consumer is not None, "started with the app"
+        assert self._consumer is not None, "started before the agents"
         log.warning(
             "reading records faust skipped",
             extra={"partition": partition, "from": start, "to": end},

@@ -1,9 +1,11 @@
-"""Dedupe: which events share an identity, and how long a sighting lasts."""
+"""Dedupe: which events share an identity, how long a sighting lasts, and the sweep that deletes
+expired ones."""
 
 from datetime import timedelta
 
-from processors.dedupe import SeenSet, event_identity
+from processors.dedupe import SeenSet, Sweeper, event_identity
 from tests.factories import NOW, make_event
+from tests.processors.state import dict_slice
 
 WINDOW_MS = 60_000
 
@@ -65,3 +67,20 @@ def test_a_fingerprint_is_the_same_as_before_unset_existed_while_it_is_empty() -
     assert event_identity(event).hex() == "cf83d60d8932c57cfe5b415675938f2f"
     removal = make_event(user_data={"set": {"plan": "pro"}, "unset": ["name"]})
     assert event_identity(removal) != event_identity(event)
+
+
+def test_the_sweeper_deletes_expired_sightings_a_slice_at_a_time_by_the_partitions_clock() -> None:
+    events = [make_event(idempotency_key=f"k{i}") for i in range(3)]
+    seen, table = seen_after(*((event, offset) for offset, event in enumerate(events)))
+    sweeper = Sweeper(seen, dict_slice(table), every=2, slice_size=2)
+    sweeper.step(0)
+    sweeper.step(0)  # a sweep is due, but nothing was handed on yet: no clock, no sweep
+    assert len(table) == 3
+    sweeper.advance(0, events[0].model_copy(update={"received_at": NOW + timedelta(hours=1)}))
+    sweeper.advance(0, events[0])  # an older event does not turn the clock back
+    sweeper.step(0)
+    sweeper.step(0)
+    assert len(table) == 1  # the first slice of two
+    sweeper.step(0)
+    sweeper.step(0)
+    assert table == {}  # the rest, then it starts over

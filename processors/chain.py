@@ -1,0 +1,165 @@
+"""The processing chain: what one raw record becomes, with no faust and no Kafka in sight.
+
+decode -> dedupe -> entry -> identity -> split -> route, for each record of the raw topic:
+
+1. decode the `Event` (a tombstone or a record that is not an `Event` is a dead letter, its reason
+   from `schemas.dead_letter.reason_for`);
+2. dedupe: drop it if its identity was seen inside the window (`processors.dedupe`);
+3. entry: an Embeddables event belongs to its entry, waiting up to `entry_wait_ms` for the entries
+   this worker has not read yet (`processors.entry_index`); none is an ENTRY_NOT_FOUND dead letter;
+4. identity: record the link the event carries and resolve its person (`processors.identity`);
+5. split its properties into metrics and dimensions (`processors.split_metrics`);
+6. route it to the events partition of the raw record's number, naming the raw record in a header
+   (`schemas.topics.SOURCE_HEADER`), so the sink can skip outputs whose raw record already passed.
+
+A record that fails any step, the encoder included, becomes a dead letter carrying the reason and
+the original bytes: the record is kept, not the crash. A sighting is remembered only once its
+event is handed on, so a dead letter put back after a fix is not taken for a duplicate.
+
+The state is passed in: the steps' mappings (faust tables in the worker, dicts in the tests), the
+sweeper, and where the entries topic ends. `Chain.handle` counts what it decides and returns what
+to send; `processors/app.py` sends it on faust's producer, in the order of the raw records.
+"""
+
+import asyncio
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol
+
+from pydantic import ValidationError
+
+from processors.dedupe import SeenSet, Sweeper, event_identity
+from processors.entry_index import EntryIndex
+from processors.identity import IdentityLinks
+from processors.split_metrics import split_metrics
+from runtime.telemetry import ComponentMetrics
+from schemas import topics
+from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
+from schemas.event import Event, decode, encode
+
+__all__ = ["Chain", "Outgoing", "RawRecord"]
+
+log = logging.getLogger(__name__)
+
+_ENTRY_POLL_S = 0.02
+
+
+class RawRecord(Protocol):
+    """What the chain reads of a raw record: a faust `Message`, or an aiokafka `ConsumerRecord`
+    read by `processors.gaps.RawGaps`."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A record to send: a processed event, or a dead letter."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None  # None: the producer's partitioner chooses
+    headers: list[tuple[str, bytes]] | None = None
+
+
+class _Unprocessable(Exception):
+    """A record no retry can process: set aside with its own reason."""
+
+    def __init__(self, reason: DeadLetterReason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class Chain:
+    """One worker's processing chain over its state; `handle` takes each partition's raw records
+    in offset order."""
+
+    seen: SeenSet
+    entries: EntryIndex
+    links: IdentityLinks
+    sweeper: Sweeper
+    metrics: ComponentMetrics
+    entry_wait_ms: int
+    entries_end: Callable[[int], int | None]  # a partition's end offset, as the consumer saw it
+
+    async def handle(self, record: RawRecord) -> Outgoing | None:
+        """What one raw record becomes: its processed event, a dead letter, or None (dropped as
+        a duplicate)."""
+        self.metrics.inc(self.metrics.events_received, record.topic, record.partition)
+        try:
+            outgoing = await self._process(record)
+        except _Unprocessable as exc:
+            return self._set_aside(record, exc.reason, str(exc))
+        except ValidationError as exc:
+            return self._set_aside(record, reason_for(exc), str(exc))
+        except Exception as exc:  # a step or the encoder failed: keep the record, not the crash
+            log.exception("processing failed", extra={"offset": record.offset})
+            return self._set_aside(record, "processing_failed", repr(exc))
+        finally:
+            self.sweeper.step(record.partition)
+        if outgoing is None:
+            self.metrics.inc(self.metrics.duplicates, record.topic, record.partition)
+            self.metrics.inc(self.metrics.events_dropped, record.topic, record.partition)
+        else:
+            self.metrics.inc(self.metrics.events_sent, outgoing.topic, record.partition)
+        return outgoing
+
+    async def _process(self, record: RawRecord) -> Outgoing | None:
+        """The processed event to hand on, or None for a duplicate."""
+        event = decode(record.value or b"")  # a tombstone is not an event: invalid_record
+        identity = event_identity(event)
+        if self.seen.is_duplicate(identity, event, record.offset):
+            return None
+        if (entry_key := event.names_entry()) is not None:
+            event = await self._with_entry(event, entry_key, record.partition)
+        output = encode(split_metrics(self.links.resolve(event)))
+        self.seen.remember(identity, event, record.offset)
+        self.sweeper.advance(record.partition, event)
+        return _route(record, output)
+
+    async def _with_entry(self, event: Event, entry_key: bytes, partition: int) -> Event:
+        """Resolve the event's entry, first waiting out entries this worker has not read yet."""
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + self.entry_wait_ms / 1000
+        while (entry := self.entries.find(entry_key)) is None and self.entries.behind(
+            partition, self.entries_end(partition)
+        ):
+            if clock() >= deadline:
+                break
+            await asyncio.sleep(_ENTRY_POLL_S)
+        if entry is None:
+            raise _Unprocessable(
+                "ENTRY_NOT_FOUND",
+                f"no entry of embeddable {event.embeddable_id!r} has {event.identifier_key}"
+                f" = {event.identifier_value!r}",
+            )
+        return event.model_copy(update={"person_id": entry.entry_id})
+
+    def _set_aside(self, record: RawRecord, reason: DeadLetterReason, detail: str) -> Outgoing:
+        letter = DeadLetter.of_record(
+            reason,
+            detail,
+            "processors",
+            record.topic,
+            record.partition,
+            record.offset,
+            record.key,
+            record.value,
+        )
+        self.metrics.inc(self.metrics.events_dropped, record.topic, record.partition)
+        log.warning("dead letter", extra={"reason": reason, "offset": record.offset})
+        return Outgoing(topics.DEAD_LETTER, record.key, letter.encode())
+
+
+def _route(record: RawRecord, output: bytes) -> Outgoing:
+    """The events partition of the raw record's number, with the raw record named in a header."""
+    source = f"{record.partition}:{record.offset}".encode()
+    return Outgoing(
+        topics.EVENTS, record.key, output, record.partition, [(topics.SOURCE_HEADER, source)]
+    )
