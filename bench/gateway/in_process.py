@@ -11,42 +11,14 @@ import asyncio
 import sys
 from collections.abc import Awaitable, Callable
 
-import orjson
-
+from bench.gateway.bodies import API_KEY, SERVER_TOKEN, TOKEN, in_process_requests
 from gateway.app import create_app
 from gateway.formats import OutgoingRecord
 from gateway.projects import Project, ProjectSource, UsermavenKey, hash_secret
 from gateway.settings import GatewaySettings
 from runtime.settings import KafkaSettings
 
-__all__ = ["BULK_SIZE", "CASES", "drive"]
-
-TOKEN, API_KEY, SERVER_TOKEN = "proj_bench", "k1", "s1"
-BULK_SIZE = 100
-CASES = ("single", "bulk")
-
-
-def _bodies() -> dict[str, tuple[str, bytes, bytes]]:
-    """Per case: path, query string, body (the seed's pageview; a Usermaven bulk body)."""
-    pageview = {
-        "projectToken": TOKEN, "name": "$pageview", "url": "https://example.com/blog/article",
-        "identifier": "user_123", "displayName": "john@example.com",
-    }  # fmt: skip
-    element = {
-        "api_key": API_KEY, "event_id": "", "event_type": "plan_upgraded",
-        "event_attributes": {"amount": 100, "currency": "USD"},
-        "company": {"id": "65f02acc", "name": "Acme", "created_at": "2022-02-15T17:25:08"},
-        "src": "http", "url": "http://localhost:3000/example", "doc_path": "/example",
-    }  # fmt: skip
-    bulk = [
-        element | {"user": {"anonymous_id": f"anon{i}", "id": f"user{i}", "email": "u@a.example"}}
-        for i in range(BULK_SIZE)
-    ]
-    token = f"token={API_KEY}.{SERVER_TOKEN}".encode()
-    return {
-        "single": ("/e", b"", orjson.dumps(pageview)),
-        "bulk": ("/api/v1/s2s/event", token, orjson.dumps(bulk)),
-    }
+__all__ = ["drive"]
 
 
 def _app() -> Callable[..., Awaitable[None]]:
@@ -70,7 +42,7 @@ def _app() -> Callable[..., Awaitable[None]]:
 
 async def drive(case: str, count: int) -> None:
     """One warm-up request, then `count` more; any answer but 200 fails."""
-    path, query, body = _bodies()[case]
+    path, query, body = in_process_requests()[case]
     app = _app()
     headers = [(b"content-type", b"application/json"), (b"user-agent", b"wrk")]
     scope = {
@@ -96,6 +68,6 @@ async def drive(case: str, count: int) -> None:
 
 if __name__ == "__main__":
     case, count = sys.argv[1:3]
-    if case not in CASES:
-        raise SystemExit(f"CASE is one of {', '.join(CASES)}")
+    if case not in in_process_requests():
+        raise SystemExit(f"CASE is one of {', '.join(in_process_requests())}")
     asyncio.run(drive(case, int(count)))

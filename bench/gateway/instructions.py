@@ -17,7 +17,7 @@ import subprocess
 import sys
 
 from bench.environment import REPO_ROOT, progress
-from bench.gateway.in_process import BULK_SIZE
+from bench.gateway.bodies import BULK_SIZE
 from bench.results import CaseResult
 from bench.runner import Benchmark, run_alone
 

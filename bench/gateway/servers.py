@@ -15,7 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.environment import bench_environment, free_port, serving
-from bench.gateway.wrk import Plan, WrkResult, measure, vemetric_pageview, write_lua
+from bench.gateway.bodies import vemetric_pageview
+from bench.gateway.wrk import Plan, WrkResult, measure, write_lua
 from bench.results import CaseResult
 from bench.runner import Benchmark, run_alone
 
@@ -48,7 +49,9 @@ def run(quick: bool) -> list[CaseResult]:
     plan = Plan.quick() if quick else Plan()
     results = []
     with bench_environment(tools=("wrk",)) as bench:
-        script = write_lua(bench.data_dir / "post.lua", vemetric_pageview(bench.credentials))
+        script = write_lua(
+            bench.data_dir / "post.lua", vemetric_pageview(bench.credentials.vemetric_token)
+        )
         print(f"| server | endpoint | req/s (median of {plan.runs}) | p50 ms | p99 ms |")
         print("|---|---|---|---|---|")
         for name, argv in SERVERS.items():

@@ -35,7 +35,8 @@ from bench.environment import (
     progress,
     serving,
 )
-from bench.gateway.wrk import Plan, WrkResult, measure, post_once, vemetric_pageview, write_lua
+from bench.gateway.bodies import vemetric_pageview
+from bench.gateway.wrk import Plan, WrkResult, measure, post_once, write_lua
 from bench.results import CaseResult
 from bench.runner import Benchmark
 from headwater.keys import DevCredentials
@@ -78,7 +79,7 @@ def single_case(credentials: DevCredentials) -> Case:
     return Case(
         name="single",
         path="/e",
-        body=vemetric_pageview(credentials),
+        body=vemetric_pageview(credentials.vemetric_token),
         events_per_request=1,
         connections=64,
         min_requests_per_s=8_000,

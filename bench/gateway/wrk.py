@@ -14,13 +14,10 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-import orjson
-
 from bench.cpu import cpu_seconds
 from bench.environment import progress
-from headwater.keys import DevCredentials
 
-__all__ = ["Plan", "WrkResult", "measure", "post_once", "vemetric_pageview", "write_lua"]
+__all__ = ["Plan", "WrkResult", "measure", "post_once", "write_lua"]
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -68,19 +65,6 @@ class WrkResult:
             f"{self.requests_per_s:,.0f} req/s, p50 {self.p50_ms:.2f} ms, p99 {self.p99_ms:.2f} ms"
             + (f", {cpu:.0f} µs CPU/request" if cpu is not None else "")
         )
-
-
-def vemetric_pageview(credentials: DevCredentials) -> bytes:
-    """A Vemetric `POST /e` body: one pageview of an identified user, as the SDKs send it."""
-    return orjson.dumps(
-        {
-            "projectToken": credentials.vemetric_token,
-            "name": "$pageview",
-            "url": "https://example.com/blog/article",
-            "identifier": "user_123",
-            "displayName": "john@example.com",
-        }
-    )
 
 
 def write_lua(path: Path, body: bytes, content_type: str = "application/json") -> Path:
