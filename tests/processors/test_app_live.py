@@ -35,7 +35,7 @@ from tests.helpers import (
     start_group_at_end,
     stop,
 )
-from tests.sinks.test_clickhouse_faults import fresh_database
+from tests.sinks.clickhouse.stores import fresh_database
 
 pytestmark = pytest.mark.integration
 
@@ -75,6 +75,20 @@ class Harness:
 
     def scalar(self, sql: str) -> object:
         return self.query(sql)[0][0]
+
+    def assert_exactly_once_with_the_right_person(self, project: str, distinct: int) -> None:
+        counts = (
+            "SELECT count(), uniqExact(event_id), (SELECT sum(events) FROM events_daily"
+            f" WHERE project_id = '{project}') FROM events WHERE project_id = '{project}'"
+        )
+        eventually(lambda: self.query(counts)[0][0] >= distinct, timeout=240, what="all events")
+        time.sleep(3)  # anything repeated late would show now
+        assert self.query(counts)[0] == (distinct, distinct, distinct)
+        wrong = self.scalar(
+            f"SELECT count() FROM events_resolved WHERE project_id = '{project}'"
+            " AND resolved_person_id != concat('u', substring(anonymous_id, 2))"
+        )
+        assert wrong == 0
 
 
 @pytest.fixture(scope="module")
@@ -229,23 +243,6 @@ def stream(project: str, count: int, visitors: int = 1000) -> tuple[list[Event],
     return events, count - count // 10
 
 
-def assert_exactly_once_with_the_right_person(
-    harness: Harness, project: str, distinct: int
-) -> None:
-    counts = (
-        "SELECT count(), uniqExact(event_id), (SELECT sum(events) FROM events_daily"
-        f" WHERE project_id = '{project}') FROM events WHERE project_id = '{project}'"
-    )
-    eventually(lambda: harness.query(counts)[0][0] >= distinct, timeout=240, what="all events")
-    time.sleep(3)  # anything repeated late would show now
-    assert harness.query(counts)[0] == (distinct, distinct, distinct)
-    wrong = harness.scalar(
-        f"SELECT count() FROM events_resolved WHERE project_id = '{project}'"
-        " AND resolved_person_id != concat('u', substring(anonymous_id, 2))"
-    )
-    assert wrong == 0
-
-
 def produce_in_background(harness: Harness, events: list[Event]) -> threading.Thread:
     thread = threading.Thread(target=produce, args=(harness.kafka, raw(*events)), daemon=True)
     thread.start()
@@ -270,7 +267,7 @@ def test_a_worker_killed_mid_stream_leaves_each_event_once_with_its_person(
         worker.wait()
         worker = harness.worker(app_id, "killed")
         producer.join()
-        assert_exactly_once_with_the_right_person(harness, project, distinct)
+        harness.assert_exactly_once_with_the_right_person(project, distinct)
     finally:
         stop(worker)
 
@@ -285,7 +282,7 @@ def test_a_worker_leaving_its_group_hands_over_partitions_and_state(harness: Har
         eventually(lambda: rows(harness, project) >= 5_000, timeout=120, what="5,000 events")
         assert stop(leaving) == 0
         producer.join()
-        assert_exactly_once_with_the_right_person(harness, project, distinct)
+        harness.assert_exactly_once_with_the_right_person(project, distinct)
     finally:
         stop(staying)
         stop(leaving)
