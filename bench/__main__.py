@@ -12,18 +12,21 @@ would replace the latest measurements with fewer or lesser ones.
 import argparse
 import os
 import tempfile
+import traceback
 from pathlib import Path
 
 from bench.environment import progress, quick_mode, stop_on_sigterm
 from bench.gateway import instructions, servers, throughput
 from bench.page import PAGE, RESULTS_FILE, update_page
 from bench.processors.benchmark import BENCHMARK as PROCESSORS
-from bench.results import Results, write_results
+from bench.results import BenchmarkRun, Results, write_results
 from bench.runner import Benchmark, measured
 from bench.sinks.benchmark import BENCHMARK as SINKS
 
 __all__ = ["BENCHMARKS", "main"]
 
+ERROR_CHARS = 2000
+"""How much of a failed benchmark's message the results file keeps (its end)."""
 BENCHMARKS = {
     "gateway": throughput.BENCHMARK,
     "servers": servers.BENCHMARK,
@@ -64,7 +67,7 @@ def main() -> None:
     runs = []
     for number, benchmark in enumerate(selected, 1):
         progress(f"=== benchmark {number}/{len(selected)}: {benchmark.name} ===")
-        runs.append(measured(benchmark, args.quick))
+        runs.append(_attempt(benchmark, args.quick))
         print(flush=True)
     results = Results.now(args.quick, load_before, runs)
     write_results(results, out)
@@ -72,6 +75,20 @@ def main() -> None:
     if out.resolve() == RESULTS_FILE.resolve():
         update_page(results)
         progress(f"latest results rendered into {PAGE}")
+    if failed := [run.name for run in runs if run.error]:
+        raise SystemExit(f"failed: {', '.join(failed)} (the results file says why)")
+
+
+def _attempt(benchmark: Benchmark, quick: bool) -> BenchmarkRun:
+    """Run one benchmark; a failure is recorded, and the others still run. Ctrl-C and SIGTERM
+    (KeyboardInterrupt) stop the whole run."""
+    try:
+        return measured(benchmark, quick)
+    except (Exception, SystemExit) as exc:
+        traceback.print_exc()
+        error = (str(exc) or repr(exc))[-ERROR_CHARS:]
+        progress(f"{benchmark.name} failed: {error}")
+        return BenchmarkRun(benchmark.name, benchmark.command, 0.0, 0.0, [], error)
 
 
 if __name__ == "__main__":

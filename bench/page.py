@@ -60,6 +60,9 @@ def render(results: Results) -> str:
 
 
 def _benchmark(run: BenchmarkRun) -> list[str]:
+    if run.error:
+        last_line = run.error.strip().splitlines()[-1]
+        return [f"**{run.name}** (`{run.command}`): **failed**: {last_line}"]
     minutes, seconds = divmod(round(run.seconds), 60)
     lines = [
         f"**{run.name}** (`{run.command}`, {minutes} min {seconds} s; other work on the machine "

@@ -48,6 +48,8 @@ class BenchmarkRun:
     others_cores: float
     """Cores that processes outside the benchmark used on average while it ran."""
     cases: list[CaseResult]
+    error: str | None = None
+    """Why the benchmark failed, when it did (its cases are then empty)."""
 
 
 @dataclass(frozen=True)
@@ -82,7 +84,18 @@ def _commit() -> str:
 
 
 def write_results(results: Results, path: Path) -> None:
-    path.write_bytes(orjson.dumps(asdict(results), option=orjson.OPT_INDENT_2) + b"\n")
+    """The results as indented JSON, numbers rounded to three decimals."""
+    path.write_bytes(orjson.dumps(_rounded(asdict(results)), option=orjson.OPT_INDENT_2) + b"\n")
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, 3)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_rounded(item) for item in value]
+    return value
 
 
 def read_results(path: Path) -> Results:
