@@ -34,7 +34,12 @@ AREAS: dict[str, tuple[str, ...]] = {
     ),
     f"{INTERNALS}: faust streams, agents, tables, producer buffer": ("faust/", "mode/"),
     f"{INTERNALS}: asyncio loop (callbacks, tasks, futures)": ("asyncio/",),
-    "our code (processors/, schemas/, headwater/)": ("processors/", "schemas/", "headwater/"),
+    "our code (processors/, runtime/, schemas/, headwater/)": (
+        "processors/",
+        "runtime/",
+        "schemas/",
+        "headwater/",
+    ),
 }
 OTHER = "other (stdlib, logging, prometheus, ...)"
 _LOOP_RUNNERS = (
@@ -45,7 +50,7 @@ _ENTRY_FRAMES = (
     "runpy",
     "<module>",
     "click/",
-    "headwater/cli.py",
+    "headwater/cli/",
     "mode/worker.py",
     "threading.py",
     "mode/threads.py",
