@@ -35,10 +35,18 @@ class Problem:
 
 
 class GatewayError(HeadwaterError):
-    """A request the gateway answers with a 4xx or 5xx instead of accepting it."""
+    """A request the gateway answers with a 4xx or 5xx instead of accepting it. A subclass names
+    its status and stable code in its header: `class Forbidden(GatewayError, status=403, ...)`."""
 
     status = 400
     code = "INVALID_REQUEST"
+
+    def __init_subclass__(cls, status: int | None = None, code: str | None = None) -> None:
+        super().__init_subclass__()
+        if status is not None:
+            cls.status = status
+        if code is not None:
+            cls.code = code
 
     def __init__(self, problems: list[Problem], retry_after: int | None = None) -> None:
         super().__init__("; ".join(str(p) for p in problems))
@@ -59,40 +67,29 @@ class LimitExceeded(InvalidPayload):
     them, so a bulk element set aside for it carries its own reason (`exceeds_limits`)."""
 
 
-class Unauthorized(GatewayError):
-    status = 401
-    code = "UNAUTHORIZED"
+class Unauthorized(GatewayError, status=401, code="UNAUTHORIZED"):
+    """No credential, or one no project has."""
 
 
-class Forbidden(GatewayError):
-    status = 403
-    code = "FORBIDDEN"
+class Forbidden(GatewayError, status=403, code="FORBIDDEN"):
+    """Another project's key, or a page's origin the project does not allow."""
 
 
-class EntryNotFound(GatewayError):
+class EntryNotFound(GatewayError, status=404, code="ENTRY_NOT_FOUND"):
     """Embeddables: no entry (user) matches the embeddable and identifier."""
 
-    status = 404
-    code = "ENTRY_NOT_FOUND"
+
+class PayloadTooLarge(GatewayError, status=413, code="PAYLOAD_TOO_LARGE"):
+    """A body, or its inflation, over `max_body_bytes`."""
 
 
-class PayloadTooLarge(GatewayError):
-    status = 413
-    code = "PAYLOAD_TOO_LARGE"
+class UnsupportedMediaType(GatewayError, status=415, code="UNSUPPORTED_MEDIA_TYPE"):
+    """Not JSON, not UTF-8, or an encoding other than gzip or deflate."""
 
 
-class UnsupportedMediaType(GatewayError):
-    status = 415
-    code = "UNSUPPORTED_MEDIA_TYPE"
+class RateLimited(GatewayError, status=429, code="RATE_LIMITED"):
+    """Over the project's rate: retry after `retry_after` seconds."""
 
 
-class RateLimited(GatewayError):
-    status = 429
-    code = "RATE_LIMITED"
-
-
-class KafkaUnavailable(GatewayError):
+class KafkaUnavailable(GatewayError, status=503, code="UNAVAILABLE"):
     """Kafka did not acknowledge in time, or the producer's buffer is full; retry later."""
-
-    status = 503
-    code = "UNAVAILABLE"

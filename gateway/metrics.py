@@ -21,47 +21,39 @@ class GatewayMetrics(ComponentMetrics):
             ("format", "path", "status"),
             registry=self.registry,
         )
-        self.events_accepted = Counter(
-            "headwater_gateway_events_accepted",
-            "Events acknowledged by Kafka and answered 2xx, by format.",
-            ("format",),
-            registry=self.registry,
+        self.events_accepted = self._by_format(
+            "events_accepted", "Events acknowledged by Kafka and answered 2xx, by format."
         )
-        self.request_bytes = Counter(
-            "headwater_gateway_request_bytes",
-            "Request body bytes received (after gzip inflation), by format.",
-            ("format",),
-            registry=self.registry,
+        self.request_bytes = self._by_format(
+            "request_bytes", "Request body bytes received (after gzip inflation), by format."
         )
-        self.bots = Counter(
-            "headwater_gateway_bot_events",
+        self.bots = self._by_format(
+            "bot_events",
             "Events from known bots, kept apart on the bots topic instead of the raw topic.",
-            ("format",),
-            registry=self.registry,
         )
-        self.set_aside = Counter(
-            "headwater_gateway_set_aside_events",
+        self.set_aside = self._by_format(
+            "set_aside_events",
             "Invalid elements of bulk bodies, written to the dead-letter topic while the valid "
             "ones were accepted, by format.",
-            ("format",),
-            registry=self.registry,
         )
-        self.prefetches = Counter(
-            "headwater_gateway_prefetch_requests",
+        self.prefetches = self._by_format(
+            "prefetch_requests",
             "Browser prefetch or preview requests: answered 200, nothing recorded, by format.",
-            ("format",),
-            registry=self.registry,
         )
-        self.origins_refused = Counter(
-            "headwater_gateway_origin_refused_requests",
+        self.origins_refused = self._by_format(
+            "origin_refused_requests",
             "Browser requests refused because their Origin is not in the project's "
             "allowed_origins, by format.",
-            ("format",),
-            registry=self.registry,
         )
         self.produce_latency = Histogram(
             "headwater_gateway_produce_latency_seconds",
             "Time from producing a request's records to Kafka acknowledging all of them.",
             buckets=_LATENCY_BUCKETS,
             registry=self.registry,
+        )
+
+    def _by_format(self, name: str, documentation: str) -> Counter:
+        """A counter `headwater_gateway_<name>` labelled by vendor format."""
+        return Counter(
+            f"headwater_gateway_{name}", documentation, ("format",), registry=self.registry
         )
