@@ -18,8 +18,8 @@ from aiokafka.errors import KafkaError
 from aiokafka.partitioner import murmur2
 
 from gateway.errors import KafkaUnavailable
-from gateway.formats import OutgoingRecord
 from gateway.metrics import GatewayMetrics
+from gateway.records import OutgoingRecord
 from gateway.settings import GatewaySettings
 from runtime.settings import KafkaSettings
 from runtime.tasks import BackgroundTask, Lifecycle

@@ -1,14 +1,17 @@
-"""Turning parsed JSON into a vendor's request model, with every problem named by its field."""
+"""Turning a body into a vendor's request model, with every problem named by its field, and the
+limits a format holds property trees and bulk bodies to."""
 
+from dataclasses import dataclass
 from typing import Annotated, Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import PydanticCustomError, core_schema
 
-from gateway.body import properties_problem
+from gateway.body import parse_json, properties_problem
 from gateway.errors import InvalidPayload, LimitExceeded, Problem
+from gateway.settings import GatewaySettings
 
-__all__ = ["Id", "check_properties", "id_text", "problems_of", "validate"]
+__all__ = ["Id", "Limits", "check_properties", "id_text", "problems_of", "validate_json"]
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -73,8 +76,23 @@ def problems_of(exc: ValidationError, index: int | None = None) -> list[Problem]
     ]
 
 
-def validate(model: type[M], data: Any) -> M:
-    """`model` from a JSON value, or InvalidPayload listing what is wrong."""
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How deep and wide an event's property trees, and how long a bulk body, may be: the part
+    of the gateway's settings a format reads (`headwater dlq replay` passes today's)."""
+
+    max_json_depth: int
+    max_properties: int
+    max_bulk_events: int
+
+    @classmethod
+    def of(cls, settings: GatewaySettings) -> "Limits":
+        return cls(settings.max_json_depth, settings.max_properties, settings.max_bulk_events)
+
+
+def validate_json(model: type[M], body: bytes) -> M:
+    """`model` from a JSON object body, or InvalidPayload listing what is wrong."""
+    data = parse_json(body)
     if not isinstance(data, dict):
         raise InvalidPayload.at("body", "must be a JSON object")
     try:
@@ -83,14 +101,13 @@ def validate(model: type[M], data: Any) -> M:
         raise InvalidPayload(problems_of(exc)) from exc
 
 
-def check_properties(
-    trees: dict[str, Any], max_depth: int, max_keys: int, index: int | None = None
-) -> None:
+def check_properties(trees: dict[str, Any], limits: Limits) -> None:
     """Each named property tree within the limits, or LimitExceeded naming the field."""
+    depth, keys = limits.max_json_depth, limits.max_properties
     problems = [
-        Problem(field, reason, index)
+        Problem(field, reason)
         for field, tree in trees.items()
-        if tree and (reason := properties_problem(tree, max_depth, max_keys))
+        if tree and (reason := properties_problem(tree, depth, keys))
     ]
     if problems:
         raise LimitExceeded(problems)

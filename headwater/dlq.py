@@ -22,16 +22,19 @@ from pydantic import ValidationError
 
 from gateway.errors import GatewayError
 from gateway.formats import usermaven
+from gateway.records import event_record
 from gateway.settings import GatewaySettings
+from gateway.validation import Limits
 from runtime.settings import KafkaSettings
 from schemas import topics
 from schemas.dead_letter import DeadLetter
-from schemas.event import Event, encode
+from schemas.event import Event
 
 __all__ = ["LetterFilter", "Replay", "StoredLetter", "list_letters", "record_for", "replay_letters"]
 
 # Each vendor format whose gateway sets bulk elements aside, and how it translates one again.
-TRANSLATIONS: dict[str, Callable[[DeadLetter, GatewaySettings], Event]] = {
+# None of their endpoints keeps bots apart, so each event goes where any of theirs goes.
+TRANSLATIONS: dict[str, Callable[[DeadLetter, Limits], Event]] = {
     "usermaven": usermaven.replay,
 }
 
@@ -117,8 +120,8 @@ def record_for(letter: DeadLetter, gateway: GatewaySettings) -> tuple[str, bytes
     translation = TRANSLATIONS.get(letter.origin.format)
     if translation is None:
         raise ValueError(f"no translation for the {letter.origin.format!r} format")
-    event = translation(letter, gateway)
-    return topics.RAW, event.kafka_key(), encode(event)
+    record = event_record(translation(letter, Limits.of(gateway)), keeps_bots_apart=False)
+    return record.topic, record.key, record.value or b""
 
 
 def replay_letters(kafka: KafkaSettings, wanted: LetterFilter, gateway: GatewaySettings) -> Replay:

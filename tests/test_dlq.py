@@ -8,15 +8,15 @@ import orjson
 import pytest
 
 from gateway.errors import InvalidPayload
-from gateway.formats import OutgoingRecord
-from gateway.formats.usermaven import parse_s2s
 from gateway.projects import Project, UsermavenKey, hash_secret
+from gateway.records import OutgoingRecord
 from gateway.settings import GatewaySettings
 from headwater.dlq import record_for
 from schemas import topics
 from schemas.dead_letter import DeadLetter
 from schemas.event import Event, decode, encode
-from tests.factories import NOW, ingest_request
+from tests.factories import NOW
+from tests.gateway.parts import accepted, request_parts
 from tests.helpers import environment, produce, read_topic_until, run_headwater
 
 # A processors' letter as written before gateway letters existed.
@@ -42,13 +42,13 @@ def gateway_letter(marker: str) -> OutgoingRecord:
         "user": {"id": 42},
         "event_attributes": {"marker": marker, "b": 2, "c": 3},
     }
-    request = ingest_request(
-        [element], [project], path="/api/v1/s2s/event/", query="token=KEY.SECRET",
+    parts = request_parts(
+        [element], path="/api/v1/s2s/event/", query="token=KEY.SECRET",
         settings=GatewaySettings(max_properties=2),
     )  # fmt: skip
-    accepted = parse_s2s(request)
-    [record] = accepted.records
-    assert (record.topic, accepted.set_aside) == (topics.DEAD_LETTER, 1)
+    done = accepted(parts, [project])
+    [record] = done.records
+    assert (record.topic, done.set_aside) == (topics.DEAD_LETTER, 1)
     return record
 
 

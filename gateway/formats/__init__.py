@@ -1,29 +1,59 @@
-"""Vendor formats: each module turns its requests into Kafka records and answers in its own shape.
+"""Vendor formats: each one is a pure translation of its vendor's requests into normalised records.
 
-An `Endpoint` is one path of one vendor: how to parse an `IngestRequest` into an `Accepted`
-(records plus the success response, sent only after Kafka's ack) and how to render a
-`GatewayError` in the vendor's error shape. The gateway's request handling is the same for all.
+A format sees the parts of a request (`RequestParts`) and answers with data; it never looks a
+project up, picks a Kafka topic, waits for Kafka or builds an HTTP response. Per path it declares
+an `Endpoint` with two steps and an error shape:
+
+1. `read(parts) -> Reading`: as much of the request as finding its credential takes, and the
+   `Credential` (`gateway/auth.py`). Vemetric's token and the Usermaven tracker's key may be in
+   the body, so those formats parse and validate the body here; Embeddables' key is a header and
+   Usermaven's server token a parameter, so their bodies wait for the second step: a request with
+   an unknown key is refused for its key, whatever its body, as the vendors do.
+2. `translate(parts, project, payload) -> Translation`: the rest, as `Event`s, `Entry` writes and
+   deletions and `DeadLetter`s (bulk elements set aside), the entries that must already exist, and
+   the success `Reply` as data; or a `GatewayError`.
+3. `render_error(error) -> ErrorBody`: a `GatewayError` as the vendor's error body.
+
+Everything else is the shared request path's (`gateway/ingest.py`), the same for every format,
+as Vector's HTTP sources only build events and share the rest (`src/sources/util/http/prelude.rs`).
+
+The values made for every request (`RequestParts`, `Credential`, `Translation`, the records) are
+slotted dataclasses that nothing changes once made, but not frozen ones: a frozen dataclass's
+constructor sets each field through `object.__setattr__`, about 1 µs more per value, and the
+gateway's single-event path is measured in instructions (`bench/`).
 """
 
 import hashlib
 import os
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Generic, TypeAlias, TypeVar
 
 from pydantic import BaseModel
 from starlette.datastructures import Headers, QueryParams
-from starlette.responses import Response
 
-from gateway.entries import EntriesReplica
+from gateway.auth import Credential
 from gateway.errors import GatewayError
-from gateway.projects import ProjectRegistry
-from gateway.settings import GatewaySettings
-from schemas import topics
-from schemas.event import Event, encode
+from gateway.projects import Project
+from gateway.validation import Limits
+from schemas.dead_letter import DeadLetter
+from schemas.entry import Entry
+from schemas.event import Event
 
-__all__ = ["Accepted", "Endpoint", "IngestRequest", "OutgoingRecord"]
+__all__ = [
+    "DeletedEntry",
+    "Endpoint",
+    "ErrorBody",
+    "Reading",
+    "Reply",
+    "RequestParts",
+    "RequiredEntry",
+    "Translation",
+]
+
+P = TypeVar("P")
 
 # Event ids derived from an Idempotency-Key or a source's own id are UUIDv5s in this namespace.
 _EVENT_ID_NAMESPACE = uuid.UUID("5f0c8f9e-2b0a-4c57-9a57-0f3e6d1c2b7a")
@@ -53,22 +83,10 @@ class _RandomIds:
 random_event_id = _RandomIds()
 
 
-@dataclass(frozen=True, slots=True)
-class OutgoingRecord:
-    """One Kafka record to produce; `value=None` is a tombstone."""
-
-    topic: str
-    key: bytes
-    value: bytes | None
-
-    @classmethod
-    def event(cls, event: Event, topic: str = topics.RAW) -> "OutgoingRecord":
-        return cls(topic, event.kafka_key(), encode(event))
-
-
-@dataclass(frozen=True, slots=True)
-class IngestRequest:
-    """What parsing needs: the decoded body, headers and parameters, credentials, the clock."""
+@dataclass(slots=True)  # made per request: not frozen (the module docstring says why)
+class RequestParts:
+    """What a format reads of a request: the decoded body, headers and parameters, the client's
+    address, the clock, and the limits bodies are held to."""
 
     path: str
     body: bytes
@@ -77,9 +95,7 @@ class IngestRequest:
     query_params: QueryParams
     client_host: str | None
     received_at: datetime
-    projects: ProjectRegistry
-    entries: EntriesReplica
-    settings: GatewaySettings
+    limits: Limits
     idempotency_key: str | None = None
 
     def event_id(self, project_id: str, index: int = 0, source_id: str | None = None) -> str:
@@ -101,29 +117,72 @@ class IngestRequest:
         return "anon_" + hashlib.blake2b(seed.encode(), digest_size=12).hexdigest()
 
 
-@dataclass(frozen=True, slots=True)
-class Accepted:
-    """A valid request: the records to produce, then the answer once Kafka has them all."""
+# The first step's result: the payload read so far, and the credential. A plain tuple: every
+# request makes one, and a named tuple's or a dataclass's constructor costs a call.
+Reading: TypeAlias = tuple[P, Credential]
 
-    project_id: str
-    records: list[OutgoingRecord]
-    response: Response
-    bots: int = 0  # how many of `records` went to the bots topic
-    set_aside: int = 0  # how many of `records` are dead letters (bulk elements refused one by one)
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    """The vendor's success answer, sent once Kafka has every record: a JSON body, or none."""
+
+    status: int = 200
+    json: bytes | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorBody:
+    """A vendor's error answer without its status and headers (the shared path adds those)."""
+
+    content: bytes
+    media_type: str
+
+
+@dataclass(frozen=True, slots=True)
+class RequiredEntry:
+    """An entry the request names that must exist, and the vendor's error when it does not."""
+
+    key: bytes
+    missing: GatewayError
+
+
+@dataclass(frozen=True, slots=True)
+class DeletedEntry:
+    """An entry to delete (a tombstone on the entries topic)."""
+
+    key: bytes
+
+
+@dataclass(slots=True)  # made per request: not frozen (the module docstring says why)
+class Translation:
+    """A valid request, normalised: what to write, what must exist first, and the answer."""
+
+    reply: Reply
+    events: Sequence[Event] = ()
+    entries: Sequence[Entry | DeletedEntry] = ()
+    dead_letters: Sequence[DeadLetter] = ()  # bulk elements refused one by one
+    required_entries: Sequence[RequiredEntry] = ()
 
 
 @dataclass(frozen=True)
-class Endpoint:
-    """One vendor path: its method, parser and error rendering, and what the OpenAPI document
-    says of it (the body model, the success status)."""
+class Endpoint(Generic[P]):
+    """One vendor path: its two steps and error shape, and what the OpenAPI document says of it
+    (the body model, the success status)."""
 
     format: str
     method: str
     path: str
-    parse: Callable[[IngestRequest], Accepted]
-    render_error: Callable[[GatewayError], Response]
+    read: Callable[[RequestParts], Reading[P]]
+    translate: Callable[[RequestParts, Project, P], Translation]
+    render_error: Callable[[GatewayError], ErrorBody]
     summary: str
     body: type[BaseModel]
     success_status: int = 200
     bulk: bool = False  # the body may also be an array of `body`
     browser: bool = False  # called from web pages: answers CORS and checks the project's origins
+    keeps_bots_apart: bool = False  # events from known bots go to the bots topic
+
+
+# Until the lead's last step of issue 14 removes `ingest_request` from tests/factories.py, which
+# imports this name at import time; nothing else uses it.
+IngestRequest = RequestParts

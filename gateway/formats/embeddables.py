@@ -21,22 +21,21 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StrictStr
-from starlette.responses import Response
 
-from gateway.body import parse_json
-from gateway.errors import (
-    EntryNotFound,
-    Forbidden,
-    GatewayError,
-    InvalidPayload,
-    KafkaUnavailable,
-    Problem,
-    Unauthorized,
+from gateway.auth import Credential, Refusal
+from gateway.errors import EntryNotFound, GatewayError, InvalidPayload, Problem, Unauthorized
+from gateway.formats import (
+    DeletedEntry,
+    Endpoint,
+    ErrorBody,
+    Reading,
+    Reply,
+    RequestParts,
+    RequiredEntry,
+    Translation,
 )
-from gateway.formats import Accepted, Endpoint, IngestRequest, OutgoingRecord
 from gateway.projects import Project
-from gateway.validation import check_properties, validate
-from schemas import topics
+from gateway.validation import check_properties, validate_json
 from schemas.entry import Entry, entry_key
 from schemas.event import Event
 
@@ -45,6 +44,16 @@ __all__ = ["ENDPOINTS", "EmbeddablesEvent", "EntryRequest", "decode_identifier_v
 SNAKE_CASE = re.compile(r"^[a-z][a-z0-9]*(?:_[a-z0-9]+)*$")
 _ENTRY_NAMESPACE = uuid.UUID("0b1f5a3e-4c1d-4f7b-8a66-3d9f2e8c7b10")
 _IDENTIFIER_HINT = 'must be a stringified JSON value, e.g. "\\"test@test.com\\""'
+_REFUSAL = Refusal(
+    Unauthorized,
+    "X-Api-Key",
+    missing="missing; send your rk_ key in the X-Api-Key header",
+    unknown="unknown API key",
+)
+_DELETED = Reply(200, orjson.dumps({"status": "ok", "deleted": True}))
+
+# Embeddables' `read` finds only the key, so each `translate` reads its body.
+Translate = Callable[[RequestParts, Project, None], Translation]
 
 
 class Identifier(BaseModel):
@@ -78,30 +87,33 @@ class EmbeddablesEvent(BaseModel):
     custom_event_props: StrictStr | dict[str, Any] | None = None
 
 
-def parse_event(request: IngestRequest) -> Accepted:
-    project = _authenticate(request)
-    payload = validate(EmbeddablesEvent, parse_json(request.body))
+def read_key(parts: RequestParts) -> Reading[None]:
+    """The `X-Api-Key` header, for the project in the path; the body waits for `translate`."""
+    key = parts.headers.get("x-api-key", "")
+    credential = Credential(
+        "embeddables_key", key, _REFUSAL, project_id=parts.path_params["projectId"]
+    )
+    return None, credential
+
+
+def translate_event(parts: RequestParts, project: Project, _: None) -> Translation:
+    payload = validate_json(EmbeddablesEvent, parts.body)
     identifier = payload.identifiers[0]
     value = decode_identifier_value(identifier.value)
     event_time = _timestamp(payload.timestamp)
     props = _custom_event_props(payload.custom_event_props)
-    check_properties(
-        {"custom_event_props": props},
-        request.settings.max_json_depth,
-        request.settings.max_properties,
-    )
+    check_properties({"custom_event_props": props}, parts.limits)
     metrics = props.pop("payload_metrics", None) or {}
     dimensions = props.pop("payload_dimensions", None) or {}
     _check_typed(metrics, dimensions)
-    _require_entry(request, entry_key(project.id, payload.embeddable_id, identifier.key, value))
     event = Event(
-        event_id=request.event_id(project.id),
+        event_id=parts.event_id(project.id),
         project_id=project.id,
         source_format="embeddables",
         name=payload.custom_event_name,
         event_time=event_time,
-        received_at=request.received_at,
-        idempotency_key=request.idempotency_key,
+        received_at=parts.received_at,
+        idempotency_key=parts.idempotency_key,
         identifier_key=identifier.key,
         identifier_value=value,
         embeddable_id=payload.embeddable_id,
@@ -109,15 +121,14 @@ def parse_event(request: IngestRequest) -> Accepted:
         metrics={k: float(v) for k, v in metrics.items()},
         dimensions=dimensions,
     )
-    body = {"status": "ok", "event_id": event.event_id}
-    return Accepted(project.id, [OutgoingRecord.event(event)], _json(200, body))
+    required = _required_entry(project, payload.embeddable_id, identifier.key, value)
+    reply = _json_reply({"status": "ok", "event_id": event.event_id})
+    return Translation(reply, events=(event,), required_entries=(required,))
 
 
-def put_entry(request: IngestRequest) -> Accepted:
-    project = _authenticate(request)
-    payload = validate(EntryRequest, parse_json(request.body))
+def translate_put(parts: RequestParts, project: Project, _: None) -> Translation:
+    payload, value = _entry_request(parts)
     identifier = payload.identifiers[0]
-    value = decode_identifier_value(identifier.value)
     key = entry_key(project.id, payload.embeddable_id, identifier.key, value)
     entry = Entry(
         project_id=project.id,
@@ -125,35 +136,35 @@ def put_entry(request: IngestRequest) -> Accepted:
         identifier_key=identifier.key,
         identifier_value=value,
         entry_id=payload.entry_id or uuid.uuid5(_ENTRY_NAMESPACE, key.decode()).hex,
-        updated_at=request.received_at,
+        updated_at=parts.received_at,
     )
-    record = OutgoingRecord(topics.ENTRIES, key, entry.encode())
-    return Accepted(project.id, [record], _json(200, entry.model_dump(mode="json")))
+    return Translation(_json_reply(entry.model_dump(mode="json")), entries=(entry,))
 
 
-def delete_entry(request: IngestRequest) -> Accepted:
-    project = _authenticate(request)
-    payload = validate(EntryRequest, parse_json(request.body))
-    identifier = payload.identifiers[0]
-    key = entry_key(
-        project.id, payload.embeddable_id, identifier.key, decode_identifier_value(identifier.value)
+def translate_delete(parts: RequestParts, project: Project, _: None) -> Translation:
+    payload, value = _entry_request(parts)
+    required = _required_entry(project, payload.embeddable_id, payload.identifiers[0].key, value)
+    return Translation(
+        _DELETED, entries=(DeletedEntry(required.key),), required_entries=(required,)
     )
-    _require_entry(request, key)
-    record = OutgoingRecord(topics.ENTRIES, key, None)
-    return Accepted(project.id, [record], _json(200, {"status": "ok", "deleted": True}))
 
 
-def _authenticate(request: IngestRequest) -> Project:
-    """401 without a known key; 403 when the key belongs to another project."""
-    key = request.headers.get("x-api-key")
-    if not key:
-        raise Unauthorized.at("X-Api-Key", "missing; send your rk_ key in the X-Api-Key header")
-    project = request.projects.by_embeddables_key(key)
-    if project is None:
-        raise Unauthorized.at("X-Api-Key", "unknown API key")
-    if project.id != request.path_params["projectId"]:
-        raise Forbidden.at("X-Api-Key", "this key belongs to another project")
-    return project
+def _entry_request(parts: RequestParts) -> tuple[EntryRequest, str]:
+    """The body of `PUT` and `DELETE` on entries, and its identifier's value, decoded."""
+    payload = validate_json(EntryRequest, parts.body)
+    return payload, decode_identifier_value(payload.identifiers[0].value)
+
+
+def _required_entry(project: Project, embeddable_id: str, name: str, value: str) -> RequiredEntry:
+    """The entry an event or a deletion names, with the 404 that names the key and value."""
+    return RequiredEntry(
+        entry_key(project.id, embeddable_id, name, value),
+        EntryNotFound.at(
+            "identifiers",
+            f"no entry of embeddable {embeddable_id} has {name} = {orjson.dumps(value).decode()} "
+            f"(the value decoded from its JSON string; {_IDENTIFIER_HINT})",
+        ),
+    )
 
 
 def decode_identifier_value(raw: str) -> str:
@@ -185,20 +196,6 @@ def _unescape_once(raw: str) -> Any:
         return orjson.loads(orjson.loads(f'"{raw}"'))
     except orjson.JSONDecodeError:
         raise InvalidPayload.at("identifiers.0.value", _IDENTIFIER_HINT) from None
-
-
-def _require_entry(request: IngestRequest, key: bytes) -> None:
-    if not request.entries.ready:
-        raise KafkaUnavailable.at(
-            "entries", "entries are still loading", request.settings.retry_after_s
-        )
-    if not request.entries.contains(key):
-        _, embeddable_id, name, value = orjson.loads(key)
-        raise EntryNotFound.at(
-            "identifiers",
-            f"no entry of embeddable {embeddable_id} has {name} = {orjson.dumps(value).decode()} "
-            f"(the value decoded from its JSON string; {_IDENTIFIER_HINT})",
-        )
 
 
 def _custom_event_props(raw: str | dict[str, Any] | None) -> dict[str, Any]:
@@ -250,37 +247,29 @@ def _timestamp(text: str) -> datetime:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def _json(status: int, body: dict[str, Any]) -> Response:
-    return Response(orjson.dumps(body), status_code=status, media_type="application/json")
+def _json_reply(body: dict[str, Any]) -> Reply:
+    return Reply(200, orjson.dumps(body))
 
 
-def render_error(error: GatewayError) -> Response:
-    response = _json(
-        error.status,
-        {
-            "code": error.code,
-            "message": str(error),
-            "errors": [{"field": p.field, "reason": p.reason} for p in error.problems],
-        },
-    )
-    if error.retry_after is not None:
-        response.headers["Retry-After"] = str(error.retry_after)
-    return response
+def render_error(error: GatewayError) -> ErrorBody:
+    body = {
+        "code": error.code,
+        "message": str(error),
+        "errors": [{"field": p.field, "reason": p.reason} for p in error.problems],
+    }
+    return ErrorBody(orjson.dumps(body), "application/json")
+
+
+def _endpoint(
+    method: str, path: str, translate: Translate, summary: str, body: type[BaseModel]
+) -> Endpoint[None]:
+    return Endpoint("embeddables", method, path, read_key, translate, render_error, summary, body)
 
 
 _EVENTS = "/projects/{projectId}/events"
 _ENTRIES = "/projects/{projectId}/entries"
 ENDPOINTS = (
-    Endpoint(
-        "embeddables", "POST", _EVENTS, parse_event, render_error, "Send a custom event",
-        EmbeddablesEvent,
-    ),
-    Endpoint(
-        "embeddables", "PUT", _ENTRIES, put_entry, render_error, "Create or update an entry",
-        EntryRequest,
-    ),
-    Endpoint(
-        "embeddables", "DELETE", _ENTRIES, delete_entry, render_error, "Delete an entry",
-        EntryRequest,
-    ),
-)  # fmt: skip
+    _endpoint("POST", _EVENTS, translate_event, "Send a custom event", EmbeddablesEvent),
+    _endpoint("PUT", _ENTRIES, translate_put, "Create or update an entry", EntryRequest),
+    _endpoint("DELETE", _ENTRIES, translate_delete, "Delete an entry", EntryRequest),
+)

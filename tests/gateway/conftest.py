@@ -5,6 +5,7 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx2
 import pytest
@@ -51,7 +52,7 @@ def _projects(projects_file: Path) -> dict[str, str]:
         "limited_token": create_key(projects_file, "limited", "vemetric"),
         "shop_token": create_key(projects_file, "shop", "vemetric"),
     }
-    changes = {
+    changes: dict[str, dict[str, Any]] = {
         "limited": {"rate_limit_per_s": RATE_LIMITED_PER_S},
         "shop": {"allowed_origins": [SHOP_ORIGIN]},
     }

@@ -10,7 +10,7 @@
   (context), `autocapture_attributes` (for `$autocapture`), and the properties given to
   `usermaven.set()` as extra top-level fields: those and `event_attributes` are the event's
   properties. `company: {}` (no company known) is not stored. Under its strict cookie policy the
-  anonymous id is empty: the visitor then gets a cookieless one (`IngestRequest.cookieless_id`),
+  anonymous id is empty: the visitor then gets a cookieless one (`RequestParts.cookieless_id`),
   as on Vemetric.
 
 Ids: `user.id`, `user.anonymous_id`, `company.id`, `event_id` and the values under `ids` are
@@ -36,15 +36,14 @@ import dataclasses
 from typing import Any
 
 import orjson
-from starlette.responses import Response
 
+from gateway.auth import Credential, Refusal
 from gateway.body import element_bytes, parse_json
 from gateway.errors import GatewayError, InvalidPayload, LimitExceeded, Problem, Unauthorized
-from gateway.formats import Accepted, Endpoint, IngestRequest, OutgoingRecord
+from gateway.formats import Endpoint, ErrorBody, Reading, Reply, RequestParts, Translation
 from gateway.formats.usermaven.events import Batch, BrowserEvent, UsermavenEvent, translate
-from gateway.settings import GatewaySettings
-from gateway.validation import id_text
-from schemas import topics
+from gateway.projects import Project
+from gateway.validation import Limits, id_text
 from schemas.dead_letter import DeadLetter, DeadLetterReason, GatewayOrigin
 from schemas.event import Event
 
@@ -52,31 +51,47 @@ __all__ = ["ENDPOINTS", "BrowserEvent", "UsermavenEvent", "replay"]
 
 S2S_PATH = "/api/v1/s2s/event"
 BROWSER_PATH = "/api/v1/event"
-_OK = orjson.dumps({"status": "ok"})
+_OK = Reply(200, orjson.dumps({"status": "ok"}))
+_S2S_REFUSAL = Refusal(
+    Unauthorized,
+    "token",
+    missing="the token query parameter must be API_KEY.SERVER_TOKEN",
+    unknown="unknown API key or server token",
+)
+_BROWSER_REFUSAL = Refusal(
+    Unauthorized,
+    "token",
+    missing="missing or unknown API key",
+    unknown="missing or unknown API key",
+)
 
 
-def parse_s2s(request: IngestRequest) -> Accepted:
-    api_key, _, server_token = request.query_params.get("token", "").partition(".")
-    if not api_key or not server_token:
-        raise Unauthorized.at("token", "the token query parameter must be API_KEY.SERVER_TOKEN")
-    project = request.projects.by_usermaven_token(api_key, server_token)
-    if project is None:
-        raise Unauthorized.at("token", "unknown API key or server token")
-    return _accept(request, parse_json(request.body), Batch.of(request, project, api_key, False))
+def read_s2s(parts: RequestParts) -> Reading[str]:
+    """`?token=API_KEY.SERVER_TOKEN`; the payload is the API key (the body waits)."""
+    api_key, _, server_token = parts.query_params.get("token", "").partition(".")
+    return api_key, Credential("usermaven_token", api_key, _S2S_REFUSAL, server_token)
 
 
-def parse_browser(request: IngestRequest) -> Accepted:
-    body = parse_json(request.body)
-    api_key = _browser_key(request, body)
-    project = request.projects.by_usermaven_api_key(api_key) if api_key else None
-    if api_key is None or project is None:
-        raise Unauthorized.at("token", "missing or unknown API key")
-    return _accept(request, body, Batch.of(request, project, api_key, True))
+def translate_s2s(parts: RequestParts, project: Project, api_key: str) -> Translation:
+    batch = Batch.of(parts, project, api_key, browser=False)
+    return _translate_body(parts, parse_json(parts.body), batch)
 
 
-def _browser_key(request: IngestRequest, body: Any) -> str | None:
-    """The tracker's key: `token`, or `p_<random>` on its randomized path, else the body's."""
-    for name, value in request.query_params.multi_items():
+def read_browser(parts: RequestParts) -> Reading[tuple[Any, str]]:
+    """The tracker's key: `token`, or `p_<random>` on its randomized path, else the body's first
+    element's `api_key`; the payload is the parsed body and the key."""
+    body = parse_json(parts.body)
+    api_key = _browser_key(parts, body) or ""
+    return (body, api_key), Credential("usermaven_api_key", api_key, _BROWSER_REFUSAL)
+
+
+def translate_browser(parts: RequestParts, project: Project, read: tuple[Any, str]) -> Translation:
+    body, api_key = read
+    return _translate_body(parts, body, Batch.of(parts, project, api_key, browser=True))
+
+
+def _browser_key(parts: RequestParts, body: Any) -> str | None:
+    for name, value in parts.query_params.multi_items():
         if name == "token" or name.startswith("p_"):
             return value
     first = body[0] if isinstance(body, list) and body else body
@@ -84,45 +99,44 @@ def _browser_key(request: IngestRequest, body: Any) -> str | None:
     return key if isinstance(key, str) else None
 
 
-def _accept(request: IngestRequest, body: Any, batch: Batch) -> Accepted:
+def _translate_body(parts: RequestParts, body: Any, batch: Batch) -> Translation:
     """Every element translated; in a bulk body, invalid ones set aside (module docstring)."""
     bulk = isinstance(body, list)
     elements = body if bulk else [body]
     if not elements:
         raise InvalidPayload.at("body", "an empty array has no events")
-    if len(elements) > request.settings.max_bulk_events:
-        raise InvalidPayload.at("body", f"more than {request.settings.max_bulk_events} events")
-    records, refused = [], []
+    if len(elements) > parts.limits.max_bulk_events:
+        raise InvalidPayload.at("body", f"more than {parts.limits.max_bulk_events} events")
+    events, refused = [], []
     for index, element in enumerate(elements):
         try:
-            records.append(OutgoingRecord.event(translate(element, index, batch)))
+            events.append(translate(element, index, batch))
         except InvalidPayload as exc:
             if not bulk:
                 raise
             refused.append((index, element, exc))
     if refused:
-        return _set_aside(request, batch, records, refused)
-    return Accepted(batch.project_id, records, Response(_OK, media_type="application/json"))
+        return _set_aside(parts, batch, events, refused)
+    return Translation(_OK, events=events)
 
 
 def _set_aside(
-    request: IngestRequest,
+    parts: RequestParts,
     batch: Batch,
-    records: list[OutgoingRecord],
+    events: list[Event],
     refused: list[tuple[int, Any, InvalidPayload]],
-) -> Accepted:
+) -> Translation:
     """The events, a dead letter for each refused element, and an answer naming them."""
-    found = element_bytes(request.body, [index for index, _, _ in refused])
-    letters = [_dead_letter(request.path, i, e, found[i], exc, batch) for i, e, exc in refused]
+    found = element_bytes(parts.body, [index for index, _, _ in refused])
+    letters = [_dead_letter(parts.path, i, e, found[i], exc, batch) for i, e, exc in refused]
     problems = [Problem(p.field, p.reason, i) for i, _, exc in refused for p in exc.problems]
     answer = {"status": "ok", "set_aside": [_problem(p) for p in problems]}
-    response = Response(orjson.dumps(answer), media_type="application/json")
-    return Accepted(batch.project_id, records + letters, response, set_aside=len(refused))
+    return Translation(Reply(200, orjson.dumps(answer)), events=events, dead_letters=letters)
 
 
 def _dead_letter(
     path: str, index: int, element: Any, raw: bytes, error: InvalidPayload, batch: Batch
-) -> OutgoingRecord:
+) -> DeadLetter:
     source_id = id_text(element.get("event_id")) if isinstance(element, dict) else None
     origin = GatewayOrigin(
         format="usermaven", path=path, project_id=batch.project_id,
@@ -133,19 +147,18 @@ def _dead_letter(
     reason: DeadLetterReason = (
         "exceeds_limits" if isinstance(error, LimitExceeded) else "invalid_record"
     )
-    letter = DeadLetter.of_element(reason, str(error), raw, origin)
-    return OutgoingRecord(topics.DEAD_LETTER, batch.project_id.encode(), letter.encode())
+    return DeadLetter.of_element(reason, str(error), raw, origin)
 
 
-def replay(letter: DeadLetter, settings: GatewaySettings) -> Event:
-    """The event a gateway dead letter's element makes with this code and `settings`, or
+def replay(letter: DeadLetter, limits: Limits) -> Event:
+    """The event a gateway dead letter's element makes with this code and `limits`, or
     InvalidPayload. It keeps the id in the letter, so replaying twice makes one event downstream."""
     origin = letter.origin
     if origin is None:
         raise ValueError("not a gateway dead letter")
     event_id = origin.event_id
     batch = Batch(
-        origin.project_id, origin.api_key or "", origin.received_at, settings,
+        origin.project_id, origin.api_key or "", origin.received_at, limits,
         lambda _index, _source_id: event_id, origin.idempotency_key,
         browser=not origin.path.startswith(S2S_PATH), cookieless_id=origin.cookieless_id,
     )  # fmt: skip
@@ -157,24 +170,21 @@ def _problem(problem: Problem) -> dict[str, Any]:
     return where | {"field": problem.field, "reason": problem.reason}
 
 
-def render_error(error: GatewayError) -> Response:
+def render_error(error: GatewayError) -> ErrorBody:
     body = {
         "status": "error",
         "message": str(error),
         "errors": [_problem(p) for p in error.problems],
     }
-    headers = {"Retry-After": str(error.retry_after)} if error.retry_after is not None else None
-    return Response(
-        orjson.dumps(body), status_code=error.status, headers=headers, media_type="application/json"
-    )
+    return ErrorBody(orjson.dumps(body), "application/json")
 
 
 _S2S = Endpoint(
-    "usermaven", "POST", S2S_PATH, parse_s2s, render_error,
+    "usermaven", "POST", S2S_PATH, read_s2s, translate_s2s, render_error,
     "Send one event or a bulk array of events", UsermavenEvent, bulk=True,
 )  # fmt: skip
 _BROWSER = Endpoint(
-    "usermaven", "POST", BROWSER_PATH, parse_browser, render_error,
+    "usermaven", "POST", BROWSER_PATH, read_browser, translate_browser, render_error,
     "The browser tracker's events, with the public API key alone", BrowserEvent, bulk=True,
     browser=True,
 )  # fmt: skip

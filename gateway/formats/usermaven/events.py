@@ -19,10 +19,9 @@ from pydantic import (
 )
 
 from gateway.errors import InvalidPayload
-from gateway.formats import IngestRequest
+from gateway.formats import RequestParts
 from gateway.projects import Project
-from gateway.settings import GatewaySettings
-from gateway.validation import Id, check_properties, problems_of
+from gateway.validation import Id, Limits, check_properties, problems_of
 from schemas.event import Event, UserDataUpdate
 
 __all__ = ["Batch", "BrowserEvent", "Company", "User", "UsermavenEvent", "translate"]
@@ -156,18 +155,18 @@ class Batch:
     project_id: str
     api_key: str
     received_at: datetime
-    settings: GatewaySettings
+    limits: Limits
     event_id: Callable[[int, str | None], str]  # (index, the source's own id) -> event id
     idempotency_key: str | None = None
     browser: bool = False
     cookieless_id: str | None = None  # the anonymous id of a visitor sent without one
 
     @classmethod
-    def of(cls, request: IngestRequest, project: Project, api_key: str, browser: bool) -> "Batch":
+    def of(cls, parts: RequestParts, project: Project, api_key: str, browser: bool) -> "Batch":
         return cls(
-            project.id, api_key, request.received_at, request.settings,
-            functools.partial(request.event_id, project.id), request.idempotency_key, browser,
-            request.cookieless_id(project.id) if browser else None,
+            project.id, api_key, parts.received_at, parts.limits,
+            functools.partial(parts.event_id, project.id), parts.idempotency_key, browser,
+            parts.cookieless_id(project.id) if browser else None,
         )  # fmt: skip
 
 
@@ -187,7 +186,7 @@ def _event(payload: UsermavenEvent, element: dict[str, Any], index: int, batch: 
     if payload.api_key is not None and payload.api_key != batch.api_key:
         raise InvalidPayload.at("api_key", "does not match the token's API key")
     user_id, anonymous_id, person = _user(payload, batch)
-    _check_limits(payload, element, batch.settings)
+    _check_limits(payload, element, batch.limits)
     return Event(
         event_id=batch.event_id(index, payload.event_id or None),
         project_id=batch.project_id,
@@ -225,13 +224,11 @@ def _user(payload: UsermavenEvent, batch: Batch) -> tuple[str | None, str | None
     return user_id, anonymous_id, traits
 
 
-def _check_limits(
-    payload: UsermavenEvent, element: dict[str, Any], settings: GatewaySettings
-) -> None:
+def _check_limits(payload: UsermavenEvent, element: dict[str, Any], limits: Limits) -> None:
     trees = {name: element.get(name) for name in payload.LIMITED}
     if payload.model_extra:  # the browser's top-level properties
         trees["top-level properties"] = payload.model_extra
-    check_properties(trees, settings.max_json_depth, settings.max_properties)
+    check_properties(trees, limits)
 
 
 def _event_time(sent: tuple[str, datetime] | None, received_at: datetime) -> datetime:

@@ -1,15 +1,16 @@
-"""Embeddables parsing: keys, the seed's bodies, identifier values, typed metrics and dimensions.
-
-ENTRY_NOT_FOUND needs the entries replica, so it is tested against the running gateway."""
+"""Embeddables translation: keys, the seed's bodies, identifier values, typed metrics and
+dimensions, and the entries a request requires (whether they exist, the shared request path
+decides from the entry replica: tests/gateway/test_ingest.py, and against the running gateway)."""
 
 import json
 
 import pytest
 
 from gateway.errors import Forbidden, GatewayError, InvalidPayload, Unauthorized
-from gateway.formats.embeddables import decode_identifier_value, parse_event
+from gateway.formats.embeddables import decode_identifier_value
 from gateway.projects import Project, hash_secret
-from tests.factories import fixture, ingest_request
+from tests.factories import fixture
+from tests.gateway.parts import accepted, changed, request_parts
 
 PROJECTS = [
     Project(id="pr_a", embeddables_key_hashes=[hash_secret("rk_a")]),
@@ -19,15 +20,14 @@ PROJECTS = [
 
 def rejection(body: object, key: str | None = "rk_a", project: str = "pr_a") -> GatewayError:
     headers = {"x-api-key": key} if key else {}
-    request = ingest_request(
+    parts = request_parts(
         body,  # type: ignore[arg-type]
-        PROJECTS,
         path=f"/projects/{project}/events",
         headers=headers,
         path_params={"projectId": project},
     )
     with pytest.raises(GatewayError) as caught:
-        parse_event(request)
+        accepted(parts, PROJECTS)
     return caught.value
 
 
@@ -87,7 +87,6 @@ def test_missing_or_unknown_key_is_401_and_another_projects_key_403() -> None:
     ],
 )
 def test_invalid_fields_are_named(change: dict[str, object], field: str) -> None:
-    body = {k: v for k, v in (fixture("embeddables/purchase") | change).items() if v is not None}
-    error = rejection(body)
+    error = rejection(changed(fixture("embeddables/purchase"), change))
     assert isinstance(error, InvalidPayload)
     assert error.problems[0].field == field

@@ -1,4 +1,5 @@
-"""CORS for the endpoints that web pages call (the browser trackers'), and only for those.
+"""What browsers need from the endpoints web pages call (the browser trackers'), and only those:
+CORS, and answers to an OPTIONS request and to a prefetch that never reach Kafka.
 
 The trackers send with credentials (XHR `withCredentials`, beacons) and custom headers (`Token`,
 `Allow-Cookies`, `V-SDK`, ...), so every call from a page on another site is preflighted, and a
@@ -14,6 +15,10 @@ preflight with 204 No Content instead of 200 "OK", and passes a request without 
 straight through (a server's or a same-site call: not a page's cross-origin script, and a POST
 answer no cache keeps, so there is no `Vary: Origin` to add), which keeps the backends' path as
 cheap as it was.
+
+A browser's speculative load (a prefetch or preview: `Purpose`, `X-Purpose`, `X-Moz`) is never a
+real visit: it is answered 200 and nothing is recorded, as Vemetric's hub does. A plain OPTIONS
+request (not a CORS preflight, which `BrowserCORS` answers) gets 204 with `Allow`.
 """
 
 from starlette.datastructures import Headers
@@ -21,11 +26,14 @@ from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-__all__ = ["PREFLIGHT_MAX_AGE_S", "BrowserCORS"]
+__all__ = ["PREFLIGHT_MAX_AGE_S", "BrowserCORS", "is_prefetch", "options_answer"]
 
 PREFLIGHT_MAX_AGE_S = 86_400  # browsers cap it lower (Chromium: 2 h); one preflight per page load
 _EXPOSED = ("X-Headwater-Error", "Retry-After")
 _BODY_HEADERS = frozenset({"content-length", "content-type"})
+# How browsers mark a speculative load (Chromium, Safari; Firefox): never a real visit.
+_PREFETCH_HEADERS = frozenset({b"purpose", b"x-purpose", b"x-moz"})
+_PREFETCH_PURPOSES = frozenset({b"prefetch", b"preview"})
 
 
 class BrowserCORS(CORSMiddleware):
@@ -61,5 +69,17 @@ def _has_origin(scope: Scope) -> bool:
     # A plain loop, not any(<generator>): measured cheaper on a path every request takes.
     for name, _ in scope["headers"]:  # noqa: SIM110
         if name == b"origin":
+            return True
+    return False
+
+
+def options_answer() -> Response:
+    return Response(status_code=204, headers={"Allow": "OPTIONS, POST"})
+
+
+def is_prefetch(headers: Headers) -> bool:
+    """One pass over the raw headers: this runs on every browser request."""
+    for name, value in headers.raw:
+        if name in _PREFETCH_HEADERS and value.lower() in _PREFETCH_PURPOSES:
             return True
     return False

@@ -1,0 +1,231 @@
+"""The one request path every vendor endpoint takes, whatever its format.
+
+A format only translates (`gateway/formats/__init__.py`); the rest is here, once, as Vector's HTTP
+sources only build their events and share authentication, decoding, acknowledgements and
+answers (`src/sources/util/http/prelude.rs`). In order:
+
+1. A browser endpoint answers OPTIONS and prefetches at once (`gateway/browser.py`).
+2. The body is read safely: media type, size, gzip (`gateway/body.py`).
+3. The format reads the request; its credential is resolved to a project (`gateway/auth.py`);
+   the format translates the request (`accept`, which needs no Kafka).
+4. The entries the translation requires must be in the entry replica (`check_entries`: 503 while
+   it loads, else the format's own error, Embeddables' 404 ENTRY_NOT_FOUND).
+5. A browser request's page must be one of the project's allowed origins (403); the records must
+   fit the project's rate (429).
+6. The records, each on its topic (`gateway/records.py`), are published; the answer waits for
+   Kafka's ack (503 with Retry-After when it does not come). Entries written here are applied to
+   this process's replica at once, so a client reads its own writes.
+7. The answer: the format's success reply, or for any `GatewayError` on the way the format's error
+   body with `X-Headwater-Error` (which field, and why) and `Retry-After` when there is one.
+"""
+
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any, Protocol
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+
+from gateway.auth import authenticate
+from gateway.body import read_body
+from gateway.browser import is_prefetch, options_answer
+from gateway.errors import Forbidden, GatewayError, InvalidPayload, KafkaUnavailable
+from gateway.formats import Endpoint, Reply, RequestParts, RequiredEntry, Translation
+from gateway.metrics import GatewayMetrics
+from gateway.projects import Project, ProjectRegistry, ProjectSource
+from gateway.publisher import RecordPublisher
+from gateway.ratelimit import RateLimiter
+from gateway.records import OutgoingRecord, records_of
+from gateway.settings import GatewaySettings
+from gateway.validation import Limits, problems_of
+from schemas import topics
+
+__all__ = [
+    "Accepted",
+    "EntryLookup",
+    "Ingest",
+    "accept",
+    "check_entries",
+    "error_response",
+    "reply_response",
+]
+
+log = logging.getLogger(__name__)
+
+_MAX_IDEMPOTENCY_KEY = 255
+
+
+@dataclass(slots=True)  # made per request: not frozen, see gateway/formats/__init__.py
+class Accepted:
+    """A request its format translated: its project, the translation, and the records to send."""
+
+    project: Project
+    translation: Translation
+    records: list[OutgoingRecord]
+    bots: int = 0  # how many of `records` go to the bots topic
+
+    @property
+    def set_aside(self) -> int:
+        """How many of `records` are dead letters (bulk elements refused one by one)."""
+        return len(self.translation.dead_letters)
+
+
+def accept(spec: Endpoint[Any], parts: RequestParts, registry: ProjectRegistry) -> Accepted:
+    """Steps 3 and 6's choice of topics: the request read, authenticated and translated."""
+    try:
+        payload, credential = spec.read(parts)
+        project = authenticate(credential, registry)
+        translation = spec.translate(parts, project, payload)
+    except ValidationError as exc:  # a value the vendor model let through but a record refuses
+        raise InvalidPayload(problems_of(exc)) from exc
+    records, bots = records_of(translation, project.id, spec.keeps_bots_apart)
+    return Accepted(project, translation, records, bots)
+
+
+class EntryLookup(Protocol):
+    """What the request path asks of the entry replica (`gateway/entries.py`)."""
+
+    @property
+    def ready(self) -> bool: ...
+
+    def contains(self, key: bytes) -> bool: ...
+
+    def apply(self, key: bytes, present: bool) -> None: ...
+
+
+def check_entries(
+    required: Sequence[RequiredEntry], replica: EntryLookup, retry_after_s: int
+) -> None:
+    """Step 4: each required entry exists, or its error; 503 while the replica is loading."""
+    if not required:
+        return
+    if not replica.ready:
+        raise KafkaUnavailable.at("entries", "entries are still loading", retry_after_s)
+    for entry in required:
+        if not replica.contains(entry.key):
+            raise entry.missing
+
+
+def reply_response(reply: Reply) -> Response:
+    if reply.json is None:
+        return Response(status_code=reply.status)
+    return Response(reply.json, status_code=reply.status, media_type="application/json")
+
+
+def error_response(spec: Endpoint[Any], error: GatewayError) -> Response:
+    body = spec.render_error(error)
+    headers = {"X-Headwater-Error": _header_safe(str(error))}
+    if error.retry_after is not None:
+        headers["Retry-After"] = str(error.retry_after)
+    return Response(
+        body.content, status_code=error.status, headers=headers, media_type=body.media_type
+    )
+
+
+@dataclass
+class Ingest:
+    """The request path over the gateway's shared state: projects, Kafka, the entry replica, the
+    rate limiter and the metrics. `endpoint(spec)` is the handler of one route."""
+
+    settings: GatewaySettings
+    projects: ProjectSource
+    publisher: RecordPublisher
+    replica: EntryLookup
+    metrics: GatewayMetrics
+    limits: Limits = field(init=False)
+    limiter: RateLimiter = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.limits = Limits.of(self.settings)
+        self.limiter = RateLimiter(
+            self.settings.rate_limit_burst_s, share=1 / self.settings.workers
+        )
+
+    def endpoint(self, spec: Endpoint[Any]) -> Callable[[Request], Awaitable[Response]]:
+        async def handle(request: Request) -> Response:
+            if spec.browser and (shortcut := self._browser_shortcut(spec, request)) is not None:
+                return shortcut
+            size = 0
+            try:
+                body = await read_body(request, self.settings.max_body_bytes)
+                size = len(body)
+                accepted = accept(spec, self._parts(request, body), self.projects.registry)
+                await self._deliver(spec, accepted, request)
+            except GatewayError as exc:
+                log.info(
+                    "refused", extra={"path": spec.path, "status": exc.status, "why": str(exc)}
+                )
+                response = error_response(spec, exc)
+            else:
+                set_aside = len(accepted.translation.dead_letters)
+                self.metrics.events_accepted.labels(spec.format).inc(
+                    len(accepted.records) - set_aside
+                )
+                if accepted.bots:
+                    self.metrics.bots.labels(spec.format).inc(accepted.bots)
+                if set_aside:
+                    self.metrics.set_aside.labels(spec.format).inc(set_aside)
+                response = reply_response(accepted.translation.reply)
+            self.metrics.requests.labels(spec.format, spec.path, response.status_code).inc()
+            self.metrics.request_bytes.labels(spec.format).inc(size)
+            return response
+
+        return handle
+
+    def _browser_shortcut(self, spec: Endpoint[Any], request: Request) -> Response | None:
+        """Step 1: the answer to an OPTIONS request or a prefetch; None for a request to handle."""
+        if request.method == "OPTIONS":
+            return options_answer()
+        if is_prefetch(request.headers):
+            self.metrics.prefetches.labels(spec.format).inc()
+            return Response(status_code=200)
+        return None
+
+    def _parts(self, request: Request, body: bytes) -> RequestParts:
+        return RequestParts(
+            path=request.scope["path"],
+            body=body,
+            headers=request.headers,
+            path_params=request.path_params,
+            query_params=request.query_params,
+            client_host=request.client.host if request.client else None,
+            received_at=datetime.now(UTC),
+            limits=self.limits,
+            idempotency_key=_idempotency_key(request),
+        )
+
+    async def _deliver(self, spec: Endpoint[Any], accepted: Accepted, request: Request) -> None:
+        """Steps 4 to 6: Kafka has the records once this returns."""
+        if required := accepted.translation.required_entries:
+            check_entries(required, self.replica, self.settings.retry_after_s)
+        project = accepted.project
+        if spec.browser and not project.allows_origin(origin := request.headers.get("origin")):
+            self.metrics.origins_refused.labels(spec.format).inc()
+            raise Forbidden.at("Origin", f"{origin} is not one of this project's allowed origins")
+        rate = project.rate_limit_per_s
+        if rate is None:
+            rate = self.settings.rate_limit_per_s
+        self.limiter.take(project.id, len(accepted.records), rate)
+        partitions = await self.publisher.publish(accepted.records)
+        for record, partition in zip(accepted.records, partitions, strict=True):
+            self.metrics.inc(self.metrics.events_sent, record.topic, partition)
+            if record.topic == topics.ENTRIES:  # read-your-writes in this process
+                self.replica.apply(record.key, record.value is not None)
+
+
+def _idempotency_key(request: Request) -> str | None:
+    key = request.headers.get("idempotency-key")
+    if key is None:
+        return None
+    if not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():
+        raise InvalidPayload.at(
+            "Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable ASCII characters"
+        )
+    return key
+
+
+def _header_safe(text: str) -> str:
+    return text.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")[:200]
