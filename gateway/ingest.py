@@ -36,7 +36,6 @@ from gateway.errors import Forbidden, GatewayError, InvalidPayload, KafkaUnavail
 from gateway.formats import Endpoint, Reply, RequestParts, RequiredEntry, Translation
 from gateway.metrics import GatewayMetrics
 from gateway.projects import Project, ProjectRegistry, ProjectSource
-from gateway.publisher import RecordPublisher
 from gateway.ratelimit import RateLimiter
 from gateway.records import OutgoingRecord, records_of
 from gateway.settings import GatewaySettings
@@ -47,6 +46,7 @@ __all__ = [
     "Accepted",
     "EntryLookup",
     "Ingest",
+    "Publisher",
     "accept",
     "check_entries",
     "error_response",
@@ -83,6 +83,13 @@ def accept(spec: Endpoint[Any], parts: RequestParts, registry: ProjectRegistry) 
         raise InvalidPayload(problems_of(exc)) from exc
     records, bots = records_of(translation, project.id, spec.keeps_bots_apart)
     return Accepted(project, translation, records, bots)
+
+
+class Publisher(Protocol):
+    """What the request path asks of Kafka (`gateway/publisher.py`): every record acknowledged,
+    the partition of each returned, or KafkaUnavailable."""
+
+    async def publish(self, records: list[OutgoingRecord]) -> list[int]: ...
 
 
 class EntryLookup(Protocol):
@@ -132,7 +139,7 @@ class Ingest:
 
     settings: GatewaySettings
     projects: ProjectSource
-    publisher: RecordPublisher
+    publisher: Publisher
     replica: EntryLookup
     metrics: GatewayMetrics
     limits: Limits = field(init=False)

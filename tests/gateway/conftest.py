@@ -2,6 +2,7 @@
 
 import asyncio
 import subprocess
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,11 +14,21 @@ from aiokafka import AIOKafkaConsumer
 
 from gateway.projects import ProjectFile
 from headwater.keys import create_key, save_projects
+from schemas import topics
+from schemas.event import Event, decode
 from tests.conftest import free_port
-from tests.helpers import environment, eventually, headwater, http_ok, stop
+from tests.helpers import environment, eventually, headwater, http_ok, read_topic_until, stop
 from tests.kafka import topic_partitions
 
-__all__ = ["RunningGateway", "topic_size"]
+__all__ = [
+    "RunningGateway",
+    "embeddables_headers",
+    "entry_body",
+    "pageview",
+    "read_event",
+    "topic_size",
+    "unique",
+]
 
 RATE_LIMITED_PER_S = 2.0
 SHOP_ORIGIN = "https://shop.example"  # the only origin project "shop" allows
@@ -101,3 +112,31 @@ def topic_size(bootstrap: str, topic: str) -> int:
             await consumer.stop()
 
     return asyncio.run(size())
+
+
+def read_event(kafka: str, marker: str, topic: str = topics.RAW) -> Event:
+    """The first event on `topic` whose record holds `marker`."""
+    record = read_topic_until(kafka, topic, lambda r: marker.encode() in (r.value or b""))
+    return decode(record.value or b"")
+
+
+def unique() -> str:
+    return uuid.uuid4().hex
+
+
+def pageview(token: str, user: str) -> dict[str, Any]:
+    """A Vemetric pageview of `user` in the project of `token`."""
+    return {
+        "projectToken": token,
+        "name": "$pageview",
+        "url": "https://a.example/",
+        "identifier": user,
+    }
+
+
+def embeddables_headers(key: str) -> dict[str, str]:
+    return {"X-Api-Key": key, "Content-Type": "application/json"}
+
+
+def entry_body(embeddable: str, email: str) -> dict[str, Any]:
+    return {"embeddable_id": embeddable, "identifiers": [{"key": "email", "value": f'"{email}"'}]}

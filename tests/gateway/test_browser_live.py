@@ -1,14 +1,12 @@
 """What browsers need from the endpoints web pages call, against the running gateway: CORS
-preflights and headers (errors included), prefetches, a project's allowed origins, and no
-redirects anywhere in the ingest API."""
+preflights and headers (errors included), and prefetches."""
 
 import uuid
 
 import pytest
 
 from schemas import topics
-from tests.gateway.conftest import SHOP_ORIGIN, RunningGateway, topic_size
-from tests.helpers import read_topic_until
+from tests.gateway.conftest import RunningGateway, topic_size
 
 pytestmark = pytest.mark.integration
 
@@ -85,32 +83,3 @@ def test_prefetches_are_answered_and_counted_but_not_recorded(
     assert [(a.status_code, a.content) for a in answers] == [(200, b"")] * 3
     assert topic_size(kafka_bootstrap, topics.RAW) == raw_before
     assert 'headwater_gateway_prefetch_requests_total{format="vemetric"} 3.0' in metrics
-
-
-def test_a_project_with_allowed_origins_refuses_other_pages(
-    gateway: RunningGateway, kafka_bootstrap: str
-) -> None:
-    marker = uuid.uuid4().hex
-    body = {"name": "$pageview", "url": f"{SHOP_ORIGIN}/{marker}"}
-    headers = {"Token": gateway.shop_token}
-    with gateway.client() as client:
-        foreign = client.post("/e", json=body, headers=headers | {"Origin": PAGE})
-        own = client.post("/e", json=body, headers=headers | {"Origin": SHOP_ORIGIN})
-        server = client.post("/e", json=body, headers=headers)  # no Origin: not from a page
-        metrics = client.get("/metrics").text
-    assert (foreign.status_code, foreign.text) == (403, "Invalid!")
-    assert foreign.headers["x-headwater-error"].startswith(f"Origin: {PAGE} is not")
-    assert foreign.headers["access-control-allow-origin"] == PAGE  # so the page can read why
-    assert (own.status_code, server.status_code) == (200, 200)
-    assert 'headwater_gateway_origin_refused_requests_total{format="vemetric"} 1.0' in metrics
-    read_topic_until(kafka_bootstrap, topics.RAW, lambda r: marker.encode() in (r.value or b""))
-
-
-@pytest.mark.parametrize("path", ["/e/", "/api/v1/s2s/event/", "/openapi.json/"])
-def test_no_path_redirects(gateway: RunningGateway, path: str) -> None:
-    """A redirect built from the request points at http:// behind a TLS-terminating proxy and
-    puts the token in `Location`: every path answers for itself, or 404s."""
-    with gateway.client() as client:
-        response = client.post(path, params={"token": gateway.usermaven_token}, json={})
-    assert response.status_code not in (301, 302, 307, 308)
-    assert "location" not in response.headers

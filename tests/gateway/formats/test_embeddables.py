@@ -6,9 +6,10 @@ import json
 
 import pytest
 
-from gateway.errors import Forbidden, GatewayError, InvalidPayload, Unauthorized
+from gateway.errors import EntryNotFound, Forbidden, GatewayError, InvalidPayload, Unauthorized
 from gateway.formats.embeddables import decode_identifier_value
 from gateway.projects import Project, hash_secret
+from schemas.entry import entry_key
 from tests.factories import fixture
 from tests.gateway.parts import accepted, changed, request_parts
 
@@ -90,3 +91,22 @@ def test_invalid_fields_are_named(change: dict[str, object], field: str) -> None
     error = rejection(changed(fixture("embeddables/purchase"), change))
     assert isinstance(error, InvalidPayload)
     assert error.problems[0].field == field
+
+
+@pytest.mark.parametrize(("method", "path"), [("POST", "events"), ("DELETE", "entries")])
+def test_an_event_or_a_deletion_requires_its_entry_and_names_what_it_looked_for(
+    method: str, path: str
+) -> None:
+    parts = request_parts(
+        fixture("embeddables/custom_event"),
+        path=f"/projects/pr_a/{path}",
+        headers={"x-api-key": "rk_a"},
+    )
+    [required] = accepted(parts, PROJECTS, method).translation.required_entries
+    assert required.key == entry_key("pr_a", "flow_myexampleflow", "email", "test@test.com")
+    assert isinstance(required.missing, EntryNotFound)
+    assert str(required.missing) == (
+        'identifiers: no entry of embeddable flow_myexampleflow has email = "test@test.com" '
+        "(the value decoded from its JSON string; must be a stringified JSON value, "
+        'e.g. "\\"test@test.com\\"")'
+    )
