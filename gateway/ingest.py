@@ -74,7 +74,8 @@ class Accepted:
 
 
 def accept(spec: Endpoint[Any], parts: RequestParts, registry: ProjectRegistry) -> Accepted:
-    """Steps 3 and 6's choice of topics: the request read, authenticated and translated."""
+    """Step 3 and step 6's choice of topics: all of the path that needs neither Kafka nor the
+    entry replica, so tests run it as it is."""
     try:
         payload, credential = spec.read(parts)
         project = authenticate(credential, registry)

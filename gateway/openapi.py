@@ -187,7 +187,7 @@ def _operation_id(endpoint: Endpoint, method: str) -> str:
 
 
 def _preflight(endpoint: Endpoint) -> dict[str, Any]:
-    """Browser endpoints answer CORS preflights from any origin (see gateway/cors.py)."""
+    """Browser endpoints answer CORS preflights from any origin (see gateway/browser.py)."""
     return {
         "summary": f"CORS preflight for {endpoint.path}, from any web page",
         "tags": [endpoint.format],

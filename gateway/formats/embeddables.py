@@ -1,14 +1,15 @@
 """Embeddables' server-side events API: `POST /projects/{projectId}/events` with `X-Api-Key: rk_…`.
 
 Spec: the Embeddables seed. An event names its user by exactly one identifier whose `value` is a
-stringified JSON value (`"\\"test@test.com\\""`); the double-escaped form the seed's
-troubleshooting mentions (`"\\\\\\"test@test.com\\\\\\""`) is accepted too, and so is the value
-JSON-encoded twice (`json.dumps(json.dumps(email))`, a common client mistake): a decoded value
-that is itself a JSON string literal is decoded once more (no real identifier starts and ends with
-a double quote). A 404 names the key and value it looked for. The event must match an
-existing entry of (embeddable, identifier) or the answer is 404 ENTRY_NOT_FOUND, decided from the
-gateway's replica of the entries topic. Entries are written with `PUT` (and removed with `DELETE`)
-on `/projects/{projectId}/entries`, with the same key and the same `embeddable_id` + `identifiers`.
+stringified JSON value (`"\\"test@test.com\\""`); the double-escaped form the seed's troubleshooting
+mentions (`"\\\\\\"test@test.com\\\\\\""`) is accepted too, and so is the value JSON-encoded twice
+(`json.dumps(json.dumps(email))`, a common client mistake): a decoded value that is itself a JSON
+string literal is decoded once more (no real identifier starts and ends with a double quote). A 404
+names the key and value it looked for. The event must match an existing entry of (embeddable,
+identifier) or the answer is 404 ENTRY_NOT_FOUND: the translation names the entry it requires, and
+the request path looks it up in its replica of the entries topic. Entries are written with `PUT`
+(and removed with `DELETE`) on `/projects/{projectId}/entries`, with the same key and the same
+`embeddable_id` + `identifiers`.
 
 Every error is JSON: `{"code": ..., "message": ..., "errors": [{"field", "reason"}]}`.
 """

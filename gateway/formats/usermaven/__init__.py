@@ -20,16 +20,16 @@ is stored as its decimal string (`42` and `42.0` -> "42", `1.5` -> "1.5"). A flo
 is refused, as are booleans, objects and arrays; a null id is no id.
 
 A bulk (array) body is never refused for one bad element: each element is translated on its own
-(`translate`, pure; `headwater dlq replay` calls it too). Valid ones become events on
-headwater.raw; an invalid one becomes a `DeadLetter` on headwater.deadletter (keyed by project)
-with its exact bytes from the body, why (`exceeds_limits` when only a depth or key limit is
-exceeded, else `invalid_record`), and the request's origin, to be translated again after a fix
-or a raised limit. The answer is still 200, as both SDKs count anything else as a failure of
-the whole batch (the Python SDK drops it on a 4xx, the tracker retries it, then drops it), and
-names what was set aside: `{"status": "ok", "set_aside": [{"index", "field", "reason"}]}`;
-`{"status": "ok"}` when nothing was. An invalid single (non-array) body is a 400, an unknown key
-401, an empty array or one longer than `max_bulk_events` 400; errors are
-`{"status": "error", "message": ..., "errors": [{"index", "field", "reason"}]}`.
+(`translate`, pure; `headwater dlq replay` calls it too). Valid ones become events (headwater.raw);
+an invalid one becomes a `DeadLetter` (headwater.deadletter, keyed by project) with its exact bytes
+from the body, why (`exceeds_limits` when only a depth or key limit is exceeded, else
+`invalid_record`), and the request's origin, to be translated again after a fix or a raised limit.
+The answer is still 200, as both SDKs count anything else as a failure of the whole batch (the
+Python SDK drops it on a 4xx, the tracker retries it, then drops it), and names what was set aside:
+`{"status": "ok", "set_aside": [{"index", "field", "reason"}]}`; `{"status": "ok"}` when nothing
+was. An invalid single (non-array) body is a 400, an unknown key 401, an empty array or one longer
+than `max_bulk_events` 400; errors are `{"status": "error", "message": ..., "errors": [{"index",
+"field", "reason"}]}`.
 """
 
 import dataclasses
