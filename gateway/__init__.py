@@ -7,8 +7,8 @@ Where each concern lives:
 - `formats/`: the vendors, each a pure translation (`formats/__init__.py` is the contract).
 - `body.py` (size, gzip, media type), `validation.py` (models, limits), `errors.py` (every refusal
   and its status), `ratelimit.py`, `bots.py`, `projects.py` (the projects file and its keys).
-- `publisher.py` (Kafka, acks), `entries.py` (the replica behind ENTRY_NOT_FOUND), `metrics.py`,
-  `settings.py`, `openapi.py` (the document `openapi.json`, kept in sync by a test).
+- `publisher.py` (Kafka, acks), `entry_replica.py` (the entries topic, behind ENTRY_NOT_FOUND),
+  `metrics.py`, `settings.py`, `openapi.py` (the document `openapi.json`, kept in sync by a test).
 """
 
 __all__: list[str] = []

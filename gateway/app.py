@@ -23,7 +23,7 @@ from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
 from gateway.browser import BrowserCORS
-from gateway.entries import EntriesReplica
+from gateway.entry_replica import EntryReplica
 from gateway.formats import Endpoint, embeddables, usermaven, vemetric
 from gateway.ingest import Ingest
 from gateway.metrics import GatewayMetrics
@@ -57,13 +57,13 @@ class Gateway:
         self.projects = projects
         self.metrics = GatewayMetrics()
         self.publisher = RecordPublisher(kafka, settings, self.metrics)
-        self.entries = EntriesReplica(kafka)
-        self.ingest = Ingest(settings, projects, self.publisher, self.entries, self.metrics)
+        self.replica = EntryReplica(kafka)
+        self.ingest = Ingest(settings, projects, self.publisher, self.replica, self.metrics)
 
     @asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         await self.publisher.start()
-        await self.entries.start()
+        await self.replica.start()
         reloading = BackgroundTask(self._reload_projects, "projects-reload")
         await reloading.start()
         _tune_garbage_collector()
@@ -71,13 +71,13 @@ class Gateway:
             yield
         finally:
             await reloading.stop()
-            await self.entries.stop()
+            await self.replica.stop()
             await self.publisher.stop()
 
     async def readiness(self) -> str | None:
         if not self.publisher.ready:
             return "kafka unreachable"
-        if not self.entries.ready:
+        if not self.replica.ready:
             return "entries replica catching up"
         return None
 

@@ -94,7 +94,7 @@ class Publisher(Protocol):
 
 
 class EntryLookup(Protocol):
-    """What the request path asks of the entry replica (`gateway/entries.py`)."""
+    """What the request path asks of the entry replica (`gateway/entry_replica.py`)."""
 
     @property
     def ready(self) -> bool: ...

@@ -181,8 +181,3 @@ class Endpoint(Generic[P]):
     bulk: bool = False  # the body may also be an array of `body`
     browser: bool = False  # called from web pages: answers CORS and checks the project's origins
     keeps_bots_apart: bool = False  # events from known bots go to the bots topic
-
-
-# Until the lead's last step of issue 14 removes `ingest_request` from tests/factories.py, which
-# imports this name at import time; nothing else uses it.
-IngestRequest = RequestParts

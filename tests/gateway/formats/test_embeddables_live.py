@@ -1,7 +1,6 @@
 """Embeddables against the running gateway: the seed's examples need an entry, written through
 the API first; identifier values as clients send them; keys and errors."""
 
-
 import pytest
 
 from tests.factories import fixture

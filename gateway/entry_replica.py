@@ -1,4 +1,5 @@
-"""The gateway's replica of Embeddables entries, to answer 404 ENTRY_NOT_FOUND synchronously.
+"""The gateway's replica of the entries topic (Embeddables entries), to answer 404 ENTRY_NOT_FOUND
+synchronously.
 
 It reads the compacted `headwater.entries` topic from the beginning and keeps only an 8-byte hash
 of each live entry's key (64 bytes per entry with Python's set overhead, whatever the identifier's
@@ -24,7 +25,7 @@ from runtime.settings import KafkaSettings
 from runtime.tasks import BackgroundTask, Lifecycle
 from schemas import topics
 
-__all__ = ["EntriesReplica"]
+__all__ = ["EntryReplica"]
 
 log = logging.getLogger(__name__)
 
@@ -36,7 +37,7 @@ def _digest(key: bytes) -> int:
     return int.from_bytes(hashlib.blake2b(key, digest_size=8).digest(), "little")
 
 
-class EntriesReplica(Lifecycle):
+class EntryReplica(Lifecycle):
     """Which entry keys exist, following the entries topic in the background."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
