@@ -38,13 +38,13 @@ def event_record(event: Event, keeps_bots_apart: bool) -> OutgoingRecord:
     return OutgoingRecord(topics.BOTS if bot else topics.RAW, event.kafka_key(), encode(event))
 
 
-def entry_record(change: Entry | DeletedEntry) -> OutgoingRecord:
+def _entry_record(change: Entry | DeletedEntry) -> OutgoingRecord:
     if isinstance(change, DeletedEntry):
         return OutgoingRecord(topics.ENTRIES, change.key, None)
     return OutgoingRecord(topics.ENTRIES, change.kafka_key(), change.encode())
 
 
-def dead_letter_record(letter: DeadLetter, project_id: str) -> OutgoingRecord:
+def _dead_letter_record(letter: DeadLetter, project_id: str) -> OutgoingRecord:
     return OutgoingRecord(topics.DEAD_LETTER, project_id.encode(), letter.encode())
 
 
@@ -60,7 +60,7 @@ def records_of(
         if record.topic is topics.BOTS:
             bots += 1
     if translation.entries:
-        records += [entry_record(change) for change in translation.entries]
+        records += [_entry_record(change) for change in translation.entries]
     if translation.dead_letters:
-        records += [dead_letter_record(letter, project_id) for letter in translation.dead_letters]
+        records += [_dead_letter_record(letter, project_id) for letter in translation.dead_letters]
     return records, bots
