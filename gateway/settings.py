@@ -4,7 +4,9 @@ from pathlib import Path
 from typing import Self
 
 from pydantic import Field, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from runtime.settings import settings_config
 
 __all__ = ["GatewaySettings"]
 
@@ -14,7 +16,7 @@ _MIB = 1024 * 1024
 class GatewaySettings(BaseSettings):
     """Where the gateway listens, what it accepts, and how long it waits for Kafka."""
 
-    model_config = SettingsConfigDict(env_prefix="HEADWATER_GATEWAY_", frozen=True, extra="forbid")
+    model_config = settings_config("HEADWATER_GATEWAY_")
 
     host: str = Field("127.0.0.1", description="Listen address; 0.0.0.0 to accept remote clients.")
     port: int = Field(8080, description="Listen port.")

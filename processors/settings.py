@@ -1,7 +1,9 @@
 """The processors' settings (`HEADWATER_PROCESSORS_*`)."""
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from runtime.settings import settings_config
 
 __all__ = ["ProcessorSettings"]
 
@@ -9,9 +11,7 @@ __all__ = ["ProcessorSettings"]
 class ProcessorSettings(BaseSettings):
     """The faust worker's identity, its state, and where it reports metrics."""
 
-    model_config = SettingsConfigDict(
-        env_prefix="HEADWATER_PROCESSORS_", frozen=True, extra="forbid"
-    )
+    model_config = settings_config("HEADWATER_PROCESSORS_")
 
     app_id: str = Field(
         "headwater-processors",

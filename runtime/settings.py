@@ -11,17 +11,19 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ClickHouseSettings", "HeadwaterSettings", "KafkaSettings"]
+__all__ = ["ClickHouseSettings", "HeadwaterSettings", "KafkaSettings", "settings_config"]
 
 
-def _config(prefix: str) -> SettingsConfigDict:
+def settings_config(prefix: str) -> SettingsConfigDict:
+    """The configuration every Headwater settings class shares: read from `prefix`-ed variables,
+    frozen once loaded, unknown names refused."""
     return SettingsConfigDict(env_prefix=prefix, frozen=True, extra="forbid", populate_by_name=True)
 
 
 class HeadwaterSettings(BaseSettings):
     """Where Headwater keeps its state and how loudly it logs."""
 
-    model_config = _config("HEADWATER_")
+    model_config = settings_config("HEADWATER_")
 
     data_dir: Path = Field(
         Path(".headwater"),
@@ -64,7 +66,7 @@ class HeadwaterSettings(BaseSettings):
 class KafkaSettings(BaseSettings):
     """How to reach Kafka, and the local broker's ports when Headwater runs one itself."""
 
-    model_config = _config("HEADWATER_KAFKA_")
+    model_config = settings_config("HEADWATER_KAFKA_")
 
     bootstrap: str | None = Field(
         None,
@@ -92,7 +94,7 @@ class KafkaSettings(BaseSettings):
 class ClickHouseSettings(BaseSettings):
     """How to reach ClickHouse: a server over HTTP, or the engine embedded in the sink."""
 
-    model_config = _config("HEADWATER_CLICKHOUSE_")
+    model_config = settings_config("HEADWATER_CLICKHOUSE_")
 
     url: str | None = Field(
         None,

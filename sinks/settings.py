@@ -1,7 +1,9 @@
 """The sink's settings (`HEADWATER_SINK_*`)."""
 
 from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings
+
+from runtime.settings import settings_config
 
 __all__ = ["SinkSettings"]
 
@@ -9,7 +11,7 @@ __all__ = ["SinkSettings"]
 class SinkSettings(BaseSettings):
     """Batch size and age (whichever comes first flushes), and the sink's own HTTP port."""
 
-    model_config = SettingsConfigDict(env_prefix="HEADWATER_SINK_", frozen=True, extra="forbid")
+    model_config = settings_config("HEADWATER_SINK_")
 
     group_id: str = Field("headwater-sink", description="Kafka consumer group of the sink.")
     batch_max_rows: int = Field(50_000, ge=1, description="Flush when a batch has this many rows.")
