@@ -1,4 +1,7 @@
-"""`headwater keys` and the project registry: hashed secrets, lookups, revocation, reloading."""
+"""`headwater keys`: created keys are found and only their hashes stored; revoked keys stop working.
+
+The registry's own rules (reloading, a broken file, inline projects) are tested with it, in
+tests/gateway/test_projects.py."""
 
 from pathlib import Path
 
@@ -34,17 +37,3 @@ def test_revoked_keys_stop_working_after_a_refresh(tmp_path: Path) -> None:
     assert source.registry.by_embeddables_key(rk) is None
     with pytest.raises(HeadwaterError):
         revoke_key(path, "acme", row.key_id)
-
-
-def test_a_broken_projects_file_keeps_the_last_good_registry(tmp_path: Path) -> None:
-    path = tmp_path / "projects.json"
-    token = create_key(path, "acme", "vemetric")
-    source = ProjectSource(path)
-    path.write_text("{not json")
-    assert not source.refresh()
-    assert source.registry.by_vemetric_token(token) is not None
-
-
-def test_projects_can_come_from_the_environment() -> None:
-    source = ProjectSource(None, '{"projects": [{"id": "p", "vemetric_tokens": ["proj_x"]}]}')
-    assert source.registry.by_vemetric_token("proj_x").id == "p"  # type: ignore[union-attr]
