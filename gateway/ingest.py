@@ -168,20 +168,21 @@ class Ingest:
                 )
                 response = error_response(spec, exc)
             else:
-                set_aside = len(accepted.translation.dead_letters)
-                self.metrics.events_accepted.labels(spec.format).inc(
-                    len(accepted.records) - set_aside
-                )
-                if accepted.bots:
-                    self.metrics.bots.labels(spec.format).inc(accepted.bots)
-                if set_aside:
-                    self.metrics.set_aside.labels(spec.format).inc(set_aside)
+                self._count(spec, accepted)
                 response = reply_response(accepted.translation.reply)
             self.metrics.requests.labels(spec.format, spec.path, response.status_code).inc()
             self.metrics.request_bytes.labels(spec.format).inc(size)
             return response
 
         return handle
+
+    def _count(self, spec: Endpoint[Any], accepted: Accepted) -> None:
+        set_aside = accepted.set_aside
+        self.metrics.events_accepted.labels(spec.format).inc(len(accepted.records) - set_aside)
+        if accepted.bots:
+            self.metrics.bots.labels(spec.format).inc(accepted.bots)
+        if set_aside:
+            self.metrics.set_aside.labels(spec.format).inc(set_aside)
 
     def _browser_shortcut(self, spec: Endpoint[Any], request: Request) -> Response | None:
         """Step 1: the answer to an OPTIONS request or a prefetch; None for a request to handle."""
