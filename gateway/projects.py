@@ -5,6 +5,11 @@ Kept in `projects.json` under the data folder (written by `headwater keys`), or 
 keys (Embeddables `rk_` keys, Usermaven server tokens) are stored only as SHA-256 hashes: they are
 random 144+ bit strings, so a fast hash is enough to make a leaked file useless. Keys are minted
 and revoked by `headwater keys` (headwater/keys.py).
+
+Embed Workflow API keys come four to a set, a publishable `pk_` and a secret `sk_` key for each of
+`test` and `live`. All four are stored hashed, the publishable ones too: those are meant for
+browsers and so not secret, but hashing costs nothing and keeps one rule (every key a caller
+presents is looked up by its hash), and a leaked file still lets no one act as the project's pages.
 """
 
 import hashlib
@@ -24,10 +29,11 @@ __all__ = [
     "ProjectRegistry",
     "ProjectSource",
     "UsermavenKey",
+    "WorkflowKey",
     "hash_secret",
 ]
 
-KeyKind = Literal["vemetric", "embeddables", "usermaven"]
+KeyKind = Literal["vemetric", "embeddables", "usermaven", "workflows"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +49,16 @@ class UsermavenKey(BaseModel):
     server_token_hash: str
 
 
+class WorkflowKey(BaseModel):
+    """One Embed Workflow API key: `pk_test_…`, `sk_test_…`, `pk_live_…` or `sk_live_…`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    hash: str
+    environment: Literal["test", "live"]
+    publishable: bool
+
+
 class Project(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -50,6 +66,7 @@ class Project(BaseModel):
     vemetric_tokens: list[str] = Field(default_factory=list)
     embeddables_key_hashes: list[str] = Field(default_factory=list)
     usermaven_keys: list[UsermavenKey] = Field(default_factory=list)
+    workflow_keys: list[WorkflowKey] = Field(default_factory=list)
     rate_limit_per_s: float | None = Field(
         None, ge=0, description="Events per second this project may send; 0 = no limit."
     )
@@ -80,6 +97,7 @@ class ProjectRegistry:
         self._by_vemetric_token = {t: p for p in projects for t in p.vemetric_tokens}
         self._by_embeddables_hash = {h: p for p in projects for h in p.embeddables_key_hashes}
         self._by_usermaven_key = {k.api_key: (p, k) for p in projects for k in p.usermaven_keys}
+        self._by_workflow_hash = {k.hash: (p, k) for p in projects for k in p.workflow_keys}
 
     @classmethod
     def load(cls, path: Path) -> "ProjectRegistry":
@@ -95,6 +113,10 @@ class ProjectRegistry:
 
     def by_embeddables_key(self, key: str) -> Project | None:
         return self._by_embeddables_hash.get(hash_secret(key))
+
+    def by_workflow_key(self, key: str) -> tuple[Project, WorkflowKey] | None:
+        """The project of an Embed Workflow API key, and which of its four keys it is."""
+        return self._by_workflow_hash.get(hash_secret(key))
 
     def by_usermaven_api_key(self, api_key: str) -> Project | None:
         """The project of a public API key alone: the browser tracker can only send with it."""

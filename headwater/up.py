@@ -195,6 +195,11 @@ def _banner(
             f"  Vemetric projectToken   {credentials.vemetric_token}",
             f"  Embeddables X-Api-Key   {credentials.embeddables_key}",
             f"  Usermaven token         {credentials.usermaven_token}",
+            *(
+                [f"  Workflow API secret key {credentials.workflows_secret_key}"]
+                if credentials.workflows_secret_key
+                else []
+            ),
             "Try:",
             f"  curl -X POST '{url}/e' -H 'Content-Type: application/json' -d "
             f'\'{{"projectToken": "{credentials.vemetric_token}", "name": "$pageview", '

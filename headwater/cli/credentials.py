@@ -31,12 +31,14 @@ def _projects_file() -> "Path":
 @click.argument("project")
 @click.option(
     "--kind",
-    type=click.Choice(["embeddables", "usermaven", "vemetric"]),
+    type=click.Choice(["embeddables", "usermaven", "vemetric", "workflows"]),
     required=True,
-    help="embeddables: an rk_ key; usermaven: API_KEY.SERVER_TOKEN; vemetric: a project token.",
+    help="embeddables: an rk_ key; usermaven: API_KEY.SERVER_TOKEN; vemetric: a project token; "
+    "workflows: the Embed Workflow API's pk_test_, sk_test_, pk_live_, sk_live_ keys, one a line.",
 )
 def keys_create(project: str, kind: "KeyKind") -> None:
-    """Create a key for PROJECT (the project is created if new) and print it once."""
+    """Create a key for PROJECT (the project is created if new) and print it once; workflows
+    keys come as a set of four, each environment's publishable and secret key."""
     from headwater.keys import create_key
 
     click.echo(create_key(_projects_file(), project, kind))
@@ -44,11 +46,12 @@ def keys_create(project: str, kind: "KeyKind") -> None:
 
 @keys.command("list")
 def keys_list() -> None:
-    """List every project's keys: public tokens, Usermaven API keys, hash prefixes of secrets."""
+    """List every project's keys: public tokens, Usermaven API keys, hash prefixes of secrets
+    (a workflows key followed by which of the four it is: pk_test, sk_test, pk_live, sk_live)."""
     from headwater.keys import list_keys
 
     for row in list_keys(_projects_file()):
-        click.echo(f"{row.project_id:<20} {row.kind:<12} {row.key_id}")
+        click.echo(f"{row.project_id:<20} {row.kind:<12} {row.key_id} {row.label}".rstrip())
 
 
 @keys.command("revoke")

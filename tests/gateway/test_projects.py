@@ -6,20 +6,26 @@ from pathlib import Path
 
 import pytest
 
-from gateway.projects import Project, ProjectRegistry, ProjectSource, hash_secret
+from gateway.projects import Project, ProjectRegistry, ProjectSource, WorkflowKey, hash_secret
 from headwater.keys import mint_key, save_projects
 from runtime.settings import HeadwaterSettings
 
 Credentials = dict[str, str]
+WORKFLOW_KINDS = ("pk_test", "sk_test", "pk_live", "sk_live")
 Lookup = Callable[[ProjectRegistry, Credentials], Project | None]
 
 
 def acme_with_every_kind_of_key() -> tuple[Project, Credentials]:
     project, credentials = Project(id="acme"), {}
-    for kind in ("vemetric", "embeddables", "usermaven"):
+    for kind in ("vemetric", "embeddables", "usermaven", "workflows"):
         project, credentials[kind] = mint_key(project, kind)
     api_key, server_token = credentials["usermaven"].split(".")
-    return project, credentials | {"api_key": api_key, "server_token": server_token}
+    workflow_keys = dict(zip(WORKFLOW_KINDS, credentials["workflows"].splitlines(), strict=True))
+    return project, credentials | workflow_keys | {"api_key": api_key, "server_token": server_token}
+
+
+def project_of(found: tuple[Project, WorkflowKey] | None) -> Project | None:
+    return found[0] if found is not None else None
 
 
 @pytest.fixture
@@ -34,6 +40,7 @@ FINDS_ACME: dict[str, Lookup] = {
     "embeddables key": lambda r, c: r.by_embeddables_key(c["embeddables"]),
     "usermaven api key": lambda r, c: r.by_usermaven_api_key(c["api_key"]),
     "usermaven token": lambda r, c: r.by_usermaven_token(c["api_key"], c["server_token"]),
+    "workflow key": lambda r, c: project_of(r.by_workflow_key(c["sk_live"])),
     "id": lambda r, c: r.by_id("acme"),
 }
 
@@ -45,6 +52,11 @@ FINDS_NOTHING: dict[str, Lookup] = {
     "unknown usermaven api key": lambda r, c: r.by_usermaven_api_key("unknown"),
     "wrong server token": lambda r, c: r.by_usermaven_token(c["api_key"], "wrong"),
     "server token of no api key": lambda r, c: r.by_usermaven_token("unknown", c["server_token"]),
+    "unknown workflow key": lambda r, c: project_of(r.by_workflow_key("sk_test_unknown")),
+    "a stored workflow key hash": lambda r, c: project_of(
+        r.by_workflow_key(hash_secret(c["sk_test"]))
+    ),
+    "the four keys at once": lambda r, c: project_of(r.by_workflow_key(c["workflows"])),
     "unknown id": lambda r, c: r.by_id("nobody"),
 }
 
@@ -62,6 +74,33 @@ def test_an_unknown_credential_finds_no_project(
     registry_and_credentials: tuple[ProjectRegistry, Credentials], lookup: Lookup
 ) -> None:
     assert lookup(*registry_and_credentials) is None
+
+
+def test_each_workflow_key_is_found_with_its_environment_and_kind(
+    registry_and_credentials: tuple[ProjectRegistry, Credentials],
+) -> None:
+    registry, credentials = registry_and_credentials
+    described = {}
+    for kind in WORKFLOW_KINDS:
+        found = registry.by_workflow_key(credentials[kind])
+        assert found is not None
+        project, key = found
+        described[kind] = (project.id, key.environment, key.publishable)
+    assert described == {
+        "pk_test": ("acme", "test", True),
+        "sk_test": ("acme", "test", False),
+        "pk_live": ("acme", "live", True),
+        "sk_live": ("acme", "live", False),
+    }
+
+
+def test_every_workflow_key_is_stored_only_as_its_hash() -> None:
+    acme, credentials = acme_with_every_kind_of_key()
+    stored = acme.model_dump_json()
+    assert not any(credentials[kind] in stored for kind in WORKFLOW_KINDS)
+    assert [k.hash for k in acme.workflow_keys] == [
+        hash_secret(credentials[kind]) for kind in WORKFLOW_KINDS
+    ]
 
 
 SHOP = "https://shop.example"
