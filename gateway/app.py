@@ -2,8 +2,9 @@
 
 Every vendor endpoint is a route whose handler is the shared request path (`gateway/ingest.py`);
 browser endpoints are wrapped in CORS (`gateway/browser.py`). The lifespan starts and stops what
-the request path relies on: the Kafka publisher, the entry replica and the projects' reload. No
-path redirects: a redirect built from the request would point at the wrong scheme behind a
+the request path relies on: the Kafka publisher, the entry replica, the workflow definitions
+(the Embed Workflow API under `/api/v1`, gateway/workflows/) and the projects' reload. No path
+redirects: a redirect built from the request would point at the wrong scheme behind a
 TLS-terminating proxy and carry the token in `Location`, so paths with and without a trailing
 slash are routes of their own where clients use both.
 """
@@ -30,6 +31,8 @@ from gateway.metrics import GatewayMetrics
 from gateway.projects import ProjectSource
 from gateway.publisher import RecordPublisher
 from gateway.settings import GatewaySettings
+from gateway.workflows.api import WorkflowApi
+from gateway.workflows.store import DefinitionStore
 from runtime.http import service_routes
 from runtime.settings import KafkaSettings
 from runtime.tasks import BackgroundTask
@@ -59,11 +62,14 @@ class Gateway:
         self.publisher = RecordPublisher(kafka, settings, self.metrics)
         self.replica = EntryReplica(kafka)
         self.ingest = Ingest(settings, projects, self.publisher, self.replica, self.metrics)
+        self.definitions = DefinitionStore(kafka, self.publisher, settings.workflows_write_wait_s)
+        self.workflows = WorkflowApi(settings, projects, self.definitions)
 
     @asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         await self.publisher.start()
         await self.replica.start()
+        await self.definitions.start()
         reloading = BackgroundTask(self._reload_projects, "projects-reload")
         await reloading.start()
         _tune_garbage_collector()
@@ -71,6 +77,7 @@ class Gateway:
             yield
         finally:
             await reloading.stop()
+            await self.definitions.stop()
             await self.replica.stop()
             await self.publisher.stop()
 
@@ -79,6 +86,8 @@ class Gateway:
             return "kafka unreachable"
         if not self.replica.ready:
             return "entries replica catching up"
+        if not self.definitions.ready:
+            return "workflow definitions catching up"
         return None
 
     def route(self, spec: Endpoint[Any]) -> Route:
@@ -114,6 +123,7 @@ def create_app(
 
     routes = [
         *(gateway.route(e) for e in ENDPOINTS),
+        *gateway.workflows.routes(),
         Route("/openapi.json", openapi),
         *service_routes(gateway.metrics, gateway.readiness),
     ]

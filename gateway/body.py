@@ -31,9 +31,9 @@ _JSON_TOKEN = re.compile(rb'"[^"\\]*(?:\\.[^"\\]*)*"|[\[\]{},]', re.DOTALL)
 _OPEN, _CLOSE, _COMMA = frozenset(b"[{"), frozenset(b"]}"), ord(",")
 
 
-async def read_body(request: Request, max_bytes: int) -> bytes:
-    """The decoded body, or a 413/415/400 error."""
-    _check_media_type(request.headers.get("content-type"))
+async def read_body(request: Request, max_bytes: int, also: tuple[str, ...] = ()) -> bytes:
+    """The decoded body, or a 413/415/400 error; `also`: media types accepted besides JSON."""
+    _check_media_type(request.headers.get("content-type"), also)
     declared = request.headers.get("content-length")
     stream = request.stream()
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
@@ -64,12 +64,12 @@ async def _refuse_too_large(stream: AsyncIterator[bytes], read: int, max_bytes: 
     raise PayloadTooLarge.at("body", f"larger than {max_bytes} bytes")
 
 
-def _check_media_type(content_type: str | None) -> None:
+def _check_media_type(content_type: str | None, also: tuple[str, ...]) -> None:
     if content_type is None:  # curl --data-binary without -H; the body must still be JSON
         return
     media_type, _, params = content_type.partition(";")
     media_type = media_type.strip().lower()
-    if media_type not in _JSON_TYPES and not media_type.endswith("+json"):
+    if media_type not in _JSON_TYPES + also and not media_type.endswith("+json"):
         raise UnsupportedMediaType.at("Content-Type", f"{media_type!r} is not application/json")
     charset = params.strip().lower().removeprefix("charset=").strip('"')
     if params.strip() and charset not in ("utf-8", "utf8"):

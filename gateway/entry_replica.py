@@ -12,25 +12,14 @@ written through this process's API are applied at once; other processes see them
 consumer's fetch wait.
 """
 
-import asyncio
 import hashlib
-import logging
-import math
 
-from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
-from aiokafka.errors import KafkaError
-
-from runtime.kafka import ensure_topics
+from runtime.replica import Records, TopicFollower
 from runtime.settings import KafkaSettings
-from runtime.tasks import BackgroundTask, Lifecycle
+from runtime.tasks import Lifecycle
 from schemas import topics
 
 __all__ = ["EntryReplica"]
-
-log = logging.getLogger(__name__)
-
-_RETRY_DELAY_S = 1.0
-_FETCH_WAIT_MS = 100
 
 
 def _digest(key: bytes) -> int:
@@ -41,14 +30,14 @@ class EntryReplica(Lifecycle):
     """Which entry keys exist, following the entries topic in the background."""
 
     def __init__(self, kafka: KafkaSettings) -> None:
-        self._kafka = kafka
         self._keys: set[int] = set()
-        self._caught_up = False
-        self._follower = BackgroundTask(self._follow, "entries-replica")
+        self._follower = TopicFollower(
+            kafka, topics.ENTRIES, "headwater-gateway-entries", self._apply_records, self._forget
+        )
 
     @property
     def ready(self) -> bool:
-        return self._caught_up
+        return self._follower.ready
 
     def __len__(self) -> int:
         return len(self._keys)
@@ -69,43 +58,10 @@ class EntryReplica(Lifecycle):
     async def stop(self) -> None:
         await self._follower.stop()
 
-    async def _follow(self) -> None:
-        await ensure_topics(self._kafka, timeout=math.inf)
-        while True:
-            consumer = AIOKafkaConsumer(
-                topics.ENTRIES,
-                bootstrap_servers=self._kafka.bootstrap_servers,
-                group_id=None,  # no group: every partition, from the beginning
-                auto_offset_reset="earliest",
-                enable_auto_commit=False,
-                fetch_max_wait_ms=_FETCH_WAIT_MS,
-                client_id="headwater-gateway-entries",
-            )
-            try:
-                await consumer.start()
-                await self._read(consumer)
-            except KafkaError as exc:
-                log.warning("entries replica: kafka error, restarting", extra={"error": repr(exc)})
-                await asyncio.sleep(_RETRY_DELAY_S)
-            finally:
-                await consumer.stop()
-
-    async def _read(self, consumer: AIOKafkaConsumer) -> None:
+    def _forget(self) -> None:
         self._keys.clear()
-        self._caught_up = False
-        targets: dict[TopicPartition, int] = {}
-        while True:
-            batches = await consumer.getmany(timeout_ms=_FETCH_WAIT_MS * 5)
-            for records in batches.values():
-                self._apply_records(records)
-            if self._caught_up or not consumer.assignment():
-                continue
-            if not targets:  # the end offsets when we started reading: caught up once there
-                targets = await consumer.end_offsets(list(consumer.assignment()))
-            positions = {tp: await consumer.position(tp) for tp in targets}
-            self._caught_up = all(positions[tp] >= end for tp, end in targets.items())
 
-    def _apply_records(self, records: list[ConsumerRecord[bytes, bytes]]) -> None:
+    def _apply_records(self, records: Records) -> None:
         for record in records:
             if record.key is not None:
                 self.apply(record.key, record.value is not None)

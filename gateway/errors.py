@@ -2,17 +2,20 @@
 problems found; every format renders it in its vendor's own shape."""
 
 from dataclasses import dataclass
-from typing import Self
+from typing import Any, Self
 
 from runtime.errors import HeadwaterError
 
 __all__ = [
+    "Conflict",
     "EntryNotFound",
     "Forbidden",
     "GatewayError",
+    "IdempotencyKeyReused",
     "InvalidPayload",
     "KafkaUnavailable",
     "LimitExceeded",
+    "NotFound",
     "PayloadTooLarge",
     "Problem",
     "RateLimited",
@@ -57,6 +60,24 @@ class GatewayError(HeadwaterError):
     def at(cls, field: str, reason: str, retry_after: int | None = None) -> Self:
         return cls([Problem(field, reason)], retry_after)
 
+    def document(self) -> dict[str, Any]:
+        """The JSON error of Embeddables and of the Embed Workflow API: a stable code, a
+        message, and each problem's field and reason."""
+        return {
+            "code": self.code,
+            "message": str(self),
+            "errors": [{"field": p.field, "reason": p.reason} for p in self.problems],
+        }
+
+    def headers(self) -> dict[str, str]:
+        """`X-Headwater-Error` (which field, and why: every vendor's error carries it) and
+        `Retry-After` when there is one."""
+        text = str(self).encode("ascii", "replace").decode()
+        headers = {"X-Headwater-Error": text.replace("\r", " ").replace("\n", " ")[:200]}
+        if self.retry_after is not None:
+            headers["Retry-After"] = str(self.retry_after)
+        return headers
+
 
 class InvalidPayload(GatewayError):
     """The body cannot become events: malformed JSON, a missing field, a wrong type, ..."""
@@ -77,6 +98,19 @@ class Forbidden(GatewayError, status=403, code="FORBIDDEN"):
 
 class EntryNotFound(GatewayError, status=404, code="ENTRY_NOT_FOUND"):
     """Embeddables: no entry (user) matches the embeddable and identifier."""
+
+
+class NotFound(GatewayError, status=404, code="NOT_FOUND"):
+    """Embed Workflow API: no such workflow or user."""
+
+
+class Conflict(GatewayError, status=409, code="CONFLICT"):
+    """Embed Workflow API: a key taken, an object changed or deleted by a concurrent request, or
+    a request with the same Idempotency-Key still running."""
+
+
+class IdempotencyKeyReused(GatewayError, status=422, code="IDEMPOTENCY_KEY_REUSED"):
+    """Embed Workflow API: an Idempotency-Key already used on this path with another body."""
 
 
 class PayloadTooLarge(GatewayError, status=413, code="PAYLOAD_TOO_LARGE"):

@@ -50,6 +50,7 @@ __all__ = [
     "accept",
     "check_entries",
     "error_response",
+    "idempotency_key",
     "reply_response",
 ]
 
@@ -125,11 +126,11 @@ def reply_response(reply: Reply) -> Response:
 
 def error_response(spec: Endpoint[Any], error: GatewayError) -> Response:
     body = spec.render_error(error)
-    headers = {"X-Headwater-Error": _header_safe(str(error))}
-    if error.retry_after is not None:
-        headers["Retry-After"] = str(error.retry_after)
     return Response(
-        body.content, status_code=error.status, headers=headers, media_type=body.media_type
+        body.content,
+        status_code=error.status,
+        headers=error.headers(),
+        media_type=body.media_type,
     )
 
 
@@ -203,7 +204,7 @@ class Ingest:
             client_host=request.client.host if request.client else None,
             received_at=datetime.now(UTC),
             limits=self.limits,
-            idempotency_key=_idempotency_key(request),
+            idempotency_key=idempotency_key(request),
         )
 
     async def _deliver(self, spec: Endpoint[Any], accepted: Accepted, request: Request) -> None:
@@ -225,7 +226,7 @@ class Ingest:
                 self.replica.apply(record.key, record.value is not None)
 
 
-def _idempotency_key(request: Request) -> str | None:
+def idempotency_key(request: Request) -> str | None:
     key = request.headers.get("idempotency-key")
     if key is None:
         return None
@@ -234,7 +235,3 @@ def _idempotency_key(request: Request) -> str | None:
             "Idempotency-Key", f"must be 1-{_MAX_IDEMPOTENCY_KEY} printable ASCII characters"
         )
     return key
-
-
-def _header_safe(text: str) -> str:
-    return text.encode("ascii", "replace").decode().replace("\r", " ").replace("\n", " ")[:200]

@@ -76,6 +76,19 @@ class GatewaySettings(BaseSettings):
     kafka_check_interval_s: float = Field(
         2, gt=0, description="How often /readyz's view of Kafka reachability is refreshed."
     )
+    workflows_write_wait_s: float = Field(
+        5,
+        gt=0,
+        description="Embed Workflow API: how long a write waits for Kafka and this process's "
+        "replica to apply it (else 503), and a request for the answer of a concurrent one with "
+        "the same Idempotency-Key (else 409).",
+    )
+    workflows_idempotency_lease_s: float = Field(
+        60,
+        gt=0,
+        description="Embed Workflow API: how long an Idempotency-Key stays claimed by a request "
+        "that has not finished (a crashed process's claim is taken over after it).",
+    )
     projects_reload_s: float = Field(
         2, gt=0, description="How often the projects file is checked for changed keys."
     )

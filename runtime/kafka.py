@@ -21,6 +21,10 @@ __all__ = ["ensure_topics"]
 _TOPIC_ALREADY_EXISTS = 36
 _COMPACT = {"cleanup.policy": "compact"}
 _METADATA_POLL_S = 0.1
+# A refused change to a workflow definition is covered by its repair within milliseconds, but
+# only while a gateway runs: an hour before compaction may drop what came before it gives every
+# replica time to write the repair (runtime/definitions.py).
+_WORKFLOWS_CONFIG = {"min.compaction.lag.ms": str(3_600_000)}
 
 
 async def ensure_topics(
@@ -62,9 +66,9 @@ async def _create_missing(
                 [
                     NewTopic(
                         name,
-                        kafka.partitions,
+                        1 if name in topics.SINGLE_PARTITION else kafka.partitions,
                         kafka.replication_factor,
-                        topic_configs=_COMPACT if name in compacted else {},
+                        topic_configs=_config(name, compacted),
                     )
                     for name in missing
                 ]
@@ -75,6 +79,12 @@ async def _create_missing(
         await admin.close()
     _require_copartitioned(partitions, changelogs)
     return missing
+
+
+def _config(name: str, compacted: set[str] | frozenset[str]) -> dict[str, str]:
+    if name == topics.WORKFLOWS:
+        return _COMPACT | _WORKFLOWS_CONFIG
+    return _COMPACT if name in compacted else {}
 
 
 def _raise_for_refused(topic_errors: list[tuple[str, int, str]]) -> None:

@@ -253,12 +253,7 @@ def _json_reply(body: dict[str, Any]) -> Reply:
 
 
 def render_error(error: GatewayError) -> ErrorBody:
-    body = {
-        "code": error.code,
-        "message": str(error),
-        "errors": [{"field": p.field, "reason": p.reason} for p in error.problems],
-    }
-    return ErrorBody(orjson.dumps(body), "application/json")
+    return ErrorBody(orjson.dumps(error.document()), "application/json")
 
 
 def _endpoint(

@@ -1,0 +1,110 @@
+"""This gateway process's replica of the workflow definitions, and how it writes to them.
+
+A write is a `Change` produced to `headwater.workflows`; the answer waits until this process's
+own replica has applied it and reports the replica's decision (runtime/definitions.py), so a
+client reads its own writes here at once, and every process decides the same. Other processes
+apply the change within their replica's fetch wait (100 ms) once Kafka has it.
+
+The store also repairs: after a refused change it re-publishes the key's decided state, so
+compaction never leaves a refused change as a key's last word (see runtime/definitions.py).
+"""
+
+import asyncio
+import logging
+
+from gateway.errors import KafkaUnavailable
+from gateway.ingest import Publisher
+from gateway.records import OutgoingRecord
+from runtime.definitions import Decision, Definitions
+from runtime.replica import Records, TopicFollower
+from runtime.settings import KafkaSettings
+from runtime.tasks import BackgroundTask, Lifecycle
+from schemas import topics
+from schemas.workflows import Change, Command
+
+__all__ = ["DefinitionStore"]
+
+log = logging.getLogger(__name__)
+
+
+class DefinitionStore(Lifecycle):
+    """The definitions as this process knows them, and the one way to change them."""
+
+    def __init__(self, kafka: KafkaSettings, publisher: Publisher, wait_s: float) -> None:
+        self.state = Definitions()
+        self._publisher = publisher
+        self._wait_s = wait_s
+        self._waiting: dict[str, asyncio.Future[Decision]] = {}
+        self._repairs: asyncio.Queue[tuple[bytes, bytes | None]] = asyncio.Queue()
+        self._follower = TopicFollower(
+            kafka, topics.WORKFLOWS, "headwater-gateway-workflows", self._apply, self._reset
+        )
+        self._repairer = BackgroundTask(self._repair, "workflows-repair")
+
+    @property
+    def ready(self) -> bool:
+        return self._follower.ready
+
+    async def start(self) -> None:
+        await self._follower.start()
+        await self._repairer.start()
+
+    async def stop(self) -> None:
+        await self._repairer.stop()
+        await self._follower.stop()
+
+    async def write(self, key: bytes, change: Change) -> Decision:
+        """Produce `change` and return this replica's decision on it (503 when Kafka does not
+        take it, or the replica does not see it, within the wait)."""
+        if not self.ready:
+            raise KafkaUnavailable.at("workflows", "the workflow definitions are still loading")
+        decided = asyncio.get_running_loop().create_future()
+        self._waiting[change.request_id] = decided
+        try:
+            await self._publisher.publish([OutgoingRecord(topics.WORKFLOWS, key, change.encode())])
+            async with asyncio.timeout(self._wait_s):
+                return await decided
+        except TimeoutError as exc:
+            raise KafkaUnavailable.at(
+                "workflows", f"the change was not applied within {self._wait_s}s; retry"
+            ) from exc
+        finally:
+            self._waiting.pop(change.request_id, None)
+
+    async def record(self, command: Command) -> None:
+        """Record a command for the workflow engine, durably (503 otherwise)."""
+        value = command.encode()
+        await self._publisher.publish(
+            [OutgoingRecord(topics.WORKFLOW_COMMANDS, command.kafka_key(), value)]
+        )
+
+    def _apply(self, records: Records) -> None:
+        for record in records:
+            if record.key is None:
+                continue
+            decision = self.state.apply(record.key, record.value)
+            if decision is None:
+                continue
+            waiting = self._waiting.get(decision.request_id)
+            if waiting is not None and not waiting.done():
+                waiting.set_result(decision)
+            if not decision.accepted and self.ready:
+                self._repairs.put_nowait((decision.key, decision.repair))
+
+    def _reset(self) -> None:
+        self.state = Definitions()
+
+    async def _repair(self) -> None:
+        await self._follower.caught_up.wait()
+        for key, value in list(self.state.unrepaired.items()):
+            self._repairs.put_nowait((key, value))
+        while True:
+            key, value = await self._repairs.get()
+            if key not in self.state.unrepaired:
+                continue  # repaired meanwhile (by another process, or a later change)
+            try:
+                await self._publisher.publish([OutgoingRecord(topics.WORKFLOWS, key, value)])
+            except KafkaUnavailable:
+                log.warning("workflows: repair not written; retrying")
+                await asyncio.sleep(1)
+                self._repairs.put_nowait((key, value))
