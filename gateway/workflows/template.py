@@ -6,10 +6,9 @@ does not use (`width`, `height`, `positions`, anything) untouched. `validate_tem
 problem by its place (`template.nodes[2].delay_unit`) and its node or edge. Open points decided:
 
 - An empty template (no nodes, no edges) is valid: the seed's create example stores one. Any other
-  needs exactly one Start node, from which every node is reachable, with no cycles.
-- `minute_of_day` may be absent or null; it applies to delays of a day and longer only.
-- A delay is at most `MAX_DELAY_SECONDS` (about ten years), so the engine's due times stay far
-  inside what dates and timer keys can hold.
+  needs one Start node reaching every node, without cycles (a draft only once it is published).
+- `minute_of_day` may be absent or null, and applies to delays of a day and longer only. A delay
+  is at most `MAX_DELAY_SECONDS` (about ten years): due times stay far inside what dates hold.
 - `headers` and `params` are lines of `key: value` (blank lines skipped), a header name an HTTP
   token; the engine decides how `params` becomes a request body.
 """
@@ -41,7 +40,6 @@ DELAY_UNITS["year"] = 366 * DAY
 DAY_AND_LONGER = ("day", "week", "month", "year")
 MINUTES_PER_DAY = 1440
 MAX_DELAY_SECONDS = 10 * DELAY_UNITS["year"]
-SIZES = ("width", "height")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
@@ -49,8 +47,11 @@ _NUMBER = re.compile(r"-?[0-9]{1,15}(\.[0-9]{1,15})?")
 _NODE_NUMBERS = {"delay_n": _INTEGER, "minute_of_day": _NUMBER}
 
 
-def validate_template(template: Any, *, field: str = "template") -> list[Problem]:
-    """Every problem of `template`, in order; [] when the engine can run it."""
+def validate_template(
+    template: Any, *, field: str = "template", draft: bool = False
+) -> list[Problem]:
+    """Every problem of `template`, in order; [] when the engine can run it. A `draft` may be an
+    unfinished graph (no Start yet, nodes not connected), but not malformed."""
     if not isinstance(template, dict):
         return [Problem(field, "must be an object with nodes and edges")]
     nodes, edges = template.get("nodes", []), template.get("edges", [])
@@ -62,8 +63,7 @@ def validate_template(template: Any, *, field: str = "template") -> list[Problem
     for index, node in enumerate(nodes):
         problems += _node_problems(node, f"{field}.nodes[{index}]", ids, index)
     pairs = _edge_pairs(edges, ids, field, problems)
-    problems += _graph_problems(nodes, ids, pairs, field)
-    return problems
+    return problems if draft else problems + _graph_problems(nodes, ids, pairs, field)
 
 
 def actions_count(template: dict[str, Any]) -> int:
@@ -86,7 +86,9 @@ def coerce_form_template(template: Any) -> Any:
     validation to report; JSON bodies are not coerced."""
     if not isinstance(template, dict):
         return template
-    coerced = {k: _number(v, _INTEGER) if k in SIZES else v for k, v in template.items()}
+    coerced = {
+        k: _number(v, _INTEGER) if k in ("width", "height") else v for k, v in template.items()
+    }
     for key in ("nodes", "edges"):
         if coerced.get(key) == "":
             coerced[key] = []

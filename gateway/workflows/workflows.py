@@ -174,11 +174,11 @@ def _publish(workflow: dict[str, Any], moment: str) -> None:
 
 
 def _check_draft(template: dict[str, Any] | None, field: str) -> None:
-    """A draft may be unfinished, but not malformed: what validation finds in the nodes' own
-    attributes cannot wait for the publish."""
+    """A draft may be an unfinished graph, but not malformed: a wrong node or edge cannot wait
+    for the publish (and would break every view of the workflow)."""
     if template is None:
         return
-    problems = [p for p in validate_template(template, field=field) if ".nodes[" in p.field]
+    problems = validate_template(template, field=field, draft=True)
     if problems:
         raise InvalidPayload(problems)
 
