@@ -40,6 +40,7 @@ DELAY_UNITS["year"] = 366 * DAY
 DAY_AND_LONGER = ("day", "week", "month", "year")
 MINUTES_PER_DAY = 1440
 MAX_DELAY_SECONDS = 10 * DELAY_UNITS["year"]
+_SIZES = ("width", "height")
 _TOKEN = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")
 _CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _INTEGER = re.compile(r"-?[0-9]{1,15}")
@@ -86,12 +87,8 @@ def coerce_form_template(template: Any) -> Any:
     validation to report; JSON bodies are not coerced."""
     if not isinstance(template, dict):
         return template
-    coerced = {
-        k: _number(v, _INTEGER) if k in ("width", "height") else v for k, v in template.items()
-    }
-    for key in ("nodes", "edges"):
-        if coerced.get(key) == "":
-            coerced[key] = []
+    coerced = {k: _number(v, _INTEGER) if k in _SIZES else v for k, v in template.items()}
+    coerced |= {key: [] for key in ("nodes", "edges") if coerced.get(key) == ""}
     if isinstance(coerced.get("nodes"), list):
         coerced["nodes"] = [_coerce_node(node) for node in coerced["nodes"]]
     if isinstance(coerced.get("positions"), dict):
