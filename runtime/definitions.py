@@ -14,14 +14,19 @@ applied the change and answers with the decision. The rules, for a change to the
 - `put` of an object this replica has never seen: accepted. A compacted topic keeps only the last
   change of each key, so a replica starting later may see an edit without the creation before it.
 - a workflow's `key` must be free among its user's other workflows (else `taken`).
-- `delete` of a live object is accepted (when `base` is None or names the live state), else
-  refused `gone`; a tombstone (null value) forgets the key.
+- `delete` is accepted unless `base` names another state than the live one (`changed`) or the
+  object is deleted already and `base` names a state (`gone`); a tombstone forgets the key.
 - a change repeating the live state's request id is an accepted no-op: it is a repair (below).
 
-Compaction keeps the last change per key, so a refused change must not stay the last one: the
-replica that writes (the gateway) re-publishes the key's decided state after every refusal it
-sees (`Decision.repair`), and, after catching up at start, for every key whose last change was
-refused (`unrepaired`). Duplicate repairs are harmless no-ops.
+Compaction must not change an outcome. Kafka's cleaner works on the log behind a point: there,
+only the last change of each key is kept, and everything after the point is intact. So a refused
+change must never be its key's last: the replica that writes (the gateway) re-publishes the key's
+decided state after every refusal it sees (`Decision.repair`; at start, for each key whose last
+change was refused: `unrepaired`), within milliseconds, and the topic's `min.compaction.lag.ms`
+(an hour) keeps the cleaner well behind that. Then every change the cleaner keeps was accepted,
+and the rules accept it again on a replay: with its key's earlier changes gone, the key is new,
+and the other keys hold at that offset what they held when it was first decided
+(tests/runtime/test_definitions.py replays random races through compaction to check it).
 """
 
 from dataclasses import dataclass, field
@@ -121,7 +126,9 @@ class Definitions:
         if live is not None and change.request_id == live.request_id:
             return None  # a repair
         if change.op == "delete":
-            return None if live is not None and change.base in (None, live.request_id) else "gone"
+            if live is None:  # deleted already, or its creation compacted away
+                return None if address not in self._deleted or change.base is None else "gone"
+            return None if change.base in (None, live.request_id) else "changed"
         if change.replaces is not None:  # an archive: decided by the state it moves
             return self._check_replaced(address, change)
         if live is not None:
@@ -135,9 +142,10 @@ class Definitions:
 
     def _check_replaced(self, address: Address, change: Change) -> Refused | None:
         project_id, environment, kind, _ = address
-        replaced = self._live.get((project_id, environment, kind, change.replaces or ""))
-        if replaced is None:
-            return "gone"
+        replaced_address = (project_id, environment, kind, change.replaces or "")
+        replaced = self._live.get(replaced_address)
+        if replaced is None:  # archived already; or its history compacted away: nothing to move
+            return "gone" if replaced_address in self._deleted else None
         return None if change.base == replaced.request_id else "changed"
 
     def _key_taken(self, address: Address, change: Change) -> Refused | None:
