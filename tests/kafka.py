@@ -1,9 +1,9 @@
 """Kafka helpers of the tests and benchmarks: list a topic's partitions, move a group to the end."""
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-__all__ = ["commit_group_at_end", "topic_partitions"]
+__all__ = ["commit_group_at_end", "read_to_end", "topic_partitions"]
 
 
 async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
@@ -28,5 +28,24 @@ async def commit_group_at_end(bootstrap_servers: str, group: str, *names: str) -
     try:
         consumer.assign(partitions)
         await consumer.commit(dict(await consumer.end_offsets(partitions)))
+    finally:
+        await consumer.stop()
+
+
+async def read_to_end(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic` up to its current end, partition by partition (no group)."""
+    partitions = await topic_partitions(bootstrap_servers, topic)
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap_servers, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        records: list[ConsumerRecord[bytes, bytes]] = []
+        while any([await consumer.position(tp) < end for tp, end in ends.items()]):
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records += batch
+        return records
     finally:
         await consumer.stop()
