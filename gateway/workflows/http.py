@@ -102,8 +102,8 @@ class RequestPath:
         return await self._idempotency.once(call.caller, request.url.path, key, print_, run)
 
     async def _body(self, request: Request) -> bytes:
-        if request.method in ("GET", "DELETE", "HEAD"):
-            return b""
+        """Any method's body, GET's too: `curl -X GET -d "expand[]=event_trigger"` sends its
+        parameters there, and dropping them silently would answer another question."""
         return await read_body(request, self._max_body, also=(_FORM,))
 
 
