@@ -11,7 +11,8 @@ State is in faust tables on RocksDB, each with its changelog topic: `seen` (dedu
 (anonymous id -> user) and `entries`. Processing is at least once toward Kafka and deterministic
 on replay, and the sink skips outputs whose raw record already passed: exactly once in effect
 (docs/pipeline.md, "Delivery guarantees"). This module holds what is faust's: topics, tables,
-agents, sending, and the worker's exit when a record could be committed past unhandled.
+agents, sending, and the worker's exit when a record could be committed past unhandled. The worker
+also follows the Embed Workflow API's definitions (runtime/definition_replica.py).
 """
 
 import asyncio
@@ -27,6 +28,7 @@ from aiokafka.structs import RecordMetadata
 from faust.stores.rocksdb import Store as RocksDBStore
 from faust.types import TP, TableT
 from mode import Service
+from prometheus_client import Gauge
 
 from processors.chain import Chain, Outgoing
 from processors.dedupe import SeenSet, StoredSlice, Sweeper
@@ -34,6 +36,7 @@ from processors.entry_index import EntryIndex
 from processors.gaps import RawGaps
 from processors.identity import IdentityLinks
 from processors.settings import ProcessorSettings
+from runtime.definition_replica import DefinitionReplica
 from runtime.settings import KafkaSettings
 from runtime.tasks import Lifecycle
 from runtime.telemetry import ComponentMetrics
@@ -95,6 +98,7 @@ def create_app(
     )
     gaps = RawGaps(kafka, settings.app_id, topics.RAW)
     app.add_dependency(_StartedBeforeTheAgents(gaps))
+    _follow_workflow_definitions(app, kafka, settings.app_id, metrics)
 
     @app.agent(_raw_topic(app, topics.ENTRIES), name="headwater.entries")
     async def follow_entries(stream: faust.StreamT) -> None:
@@ -117,6 +121,21 @@ def create_app(
                         await _send(app, outgoing)
 
     return app
+
+
+def _follow_workflow_definitions(
+    app: faust.App, kafka: KafkaSettings, app_id: str, metrics: ComponentMetrics
+) -> DefinitionReplica:
+    """The Embed Workflow API's definitions, replicated here for the workflow triggers the
+    processing chain will match; `headwater_workflows_published` shows how many it knows."""
+    definitions = DefinitionReplica(kafka, f"{app_id}-workflows")
+    app.add_dependency(_StartedBeforeTheAgents(definitions))
+    Gauge(
+        "headwater_workflows_published",
+        "Published workflows in this process's replica of the definitions.",
+        registry=metrics.registry,
+    ).set_function(lambda: definitions.state.published_count())
+    return definitions
 
 
 async def _send(app: faust.App, outgoing: Outgoing) -> None:

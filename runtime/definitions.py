@@ -95,6 +95,14 @@ class Definitions:
         found = (self._live[(project_id, environment, "workflow", i)] for i in ids)
         return sorted(found, key=lambda stored: stored.object["id"], reverse=True)
 
+    def published_count(self) -> int:
+        """Workflows, in every project and environment, with a published version."""
+        return sum(
+            1
+            for (_, _, kind, _), stored in self._live.items()
+            if kind == "workflow" and stored.object.get("last_published_at") is not None
+        )
+
     def apply(self, key: bytes, value: bytes | None) -> Decision | None:
         """Apply one record of the topic; the decision, or None for a tombstone or a foreign
         record (both only forget state)."""

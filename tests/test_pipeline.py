@@ -119,3 +119,23 @@ def test_every_component_counts_what_it_handled(pipeline: Pipeline) -> None:
     ):
         text = httpx2.get(f"{url}/metrics").text
         assert f'headwater_events_sent_total{{component="{component}"' in text, component
+
+
+def test_the_processors_follow_the_published_workflows(pipeline: Pipeline) -> None:
+    """A workflow published through the gateway's API reaches the processors' replica."""
+    key = pipeline.credentials.workflows_secret_key
+    api = httpx2.Client(
+        base_url=f"{pipeline.gateway}/api/v1", headers={"Authorization": f"Bearer {key}"}
+    )
+
+    def published() -> int:
+        text = httpx2.get(f"{pipeline.processors}/metrics").text
+        line = next(x for x in text.splitlines() if x.startswith("headwater_workflows_published"))
+        return int(float(line.split()[-1]))
+
+    before = published()
+    with api:
+        made = api.post("/workflows", json={"name": "Welcome", "user_key": uuid.uuid4().hex})
+        answer = api.put(f"/workflows/{made.json()['id']}", json={"template_status": "published"})
+    assert answer.status_code == 200, answer.text
+    eventually(lambda: published() > before, timeout=10, what="the processors' replica")

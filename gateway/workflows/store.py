@@ -15,8 +15,8 @@ import logging
 from gateway.errors import KafkaUnavailable
 from gateway.ingest import Publisher
 from gateway.records import OutgoingRecord
+from runtime.definition_replica import DefinitionReplica
 from runtime.definitions import Decision, Definitions
-from runtime.replica import Records, TopicFollower
 from runtime.settings import KafkaSettings
 from runtime.tasks import BackgroundTask, Lifecycle
 from schemas import topics
@@ -31,27 +31,28 @@ class DefinitionStore(Lifecycle):
     """The definitions as this process knows them, and the one way to change them."""
 
     def __init__(self, kafka: KafkaSettings, publisher: Publisher, wait_s: float) -> None:
-        self.state = Definitions()
+        self._replica = DefinitionReplica(kafka, "headwater-gateway-workflows", self._decided)
         self._publisher = publisher
         self._wait_s = wait_s
         self._waiting: dict[str, asyncio.Future[Decision]] = {}
         self._repairs: asyncio.Queue[tuple[bytes, bytes | None]] = asyncio.Queue()
-        self._follower = TopicFollower(
-            kafka, topics.WORKFLOWS, "headwater-gateway-workflows", self._apply, self._reset
-        )
         self._repairer = BackgroundTask(self._repair, "workflows-repair")
 
     @property
+    def state(self) -> Definitions:
+        return self._replica.state
+
+    @property
     def ready(self) -> bool:
-        return self._follower.ready
+        return self._replica.ready
 
     async def start(self) -> None:
-        await self._follower.start()
+        await self._replica.start()
         await self._repairer.start()
 
     async def stop(self) -> None:
         await self._repairer.stop()
-        await self._follower.stop()
+        await self._replica.stop()
 
     async def write(self, key: bytes, change: Change) -> Decision:
         """Produce `change` and return this replica's decision on it (503 when Kafka does not
@@ -78,24 +79,15 @@ class DefinitionStore(Lifecycle):
             [OutgoingRecord(topics.WORKFLOW_COMMANDS, command.kafka_key(), value)]
         )
 
-    def _apply(self, records: Records) -> None:
-        for record in records:
-            if record.key is None:
-                continue
-            decision = self.state.apply(record.key, record.value)
-            if decision is None:
-                continue
-            waiting = self._waiting.get(decision.request_id)
-            if waiting is not None and not waiting.done():
-                waiting.set_result(decision)
-            if not decision.accepted and self.ready:
-                self._repairs.put_nowait((decision.key, decision.repair))
-
-    def _reset(self) -> None:
-        self.state = Definitions()
+    def _decided(self, decision: Decision) -> None:
+        waiting = self._waiting.get(decision.request_id)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(decision)
+        if not decision.accepted and self.ready:
+            self._repairs.put_nowait((decision.key, decision.repair))
 
     async def _repair(self) -> None:
-        await self._follower.caught_up.wait()
+        await self._replica.follower.caught_up.wait()
         for key, value in list(self.state.unrepaired.items()):
             self._repairs.put_nowait((key, value))
         while True:
