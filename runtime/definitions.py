@@ -74,7 +74,8 @@ class Definitions:
     """Every project's workflows, users, event triggers and idempotency records."""
 
     _live: dict[Address, Stored] = field(default_factory=dict)
-    _deleted: set[Address] = field(default_factory=set)
+    # Deleted objects: the deleting change (request id and bytes), None when an archive moved it
+    _deleted: dict[Address, tuple[str, bytes] | None] = field(default_factory=dict)
     # (project, environment, user key) -> workflow key -> workflow id
     _workflow_keys: dict[tuple[str, str, str], dict[str, str]] = field(default_factory=dict)
     unrepaired: dict[bytes, bytes | None] = field(default_factory=dict)
@@ -83,6 +84,9 @@ class Definitions:
         self, project_id: str, environment: Environment, kind: Kind, name: str
     ) -> Stored | None:
         return self._live.get((project_id, environment, kind, name))
+
+    def deleted(self, project_id: str, environment: Environment, kind: Kind, name: str) -> bool:
+        return (project_id, environment, kind, name) in self._deleted
 
     def workflow_id(
         self, project_id: str, environment: Environment, user: str, key: str
@@ -124,7 +128,7 @@ class Definitions:
         self.unrepaired.pop(key, None)
         if change.op == "delete":
             self._forget(address)
-            self._deleted.add(address)
+            self._deleted[address] = (change.request_id, value)
         elif change.request_id != self._request_of(address):
             self._store(address, change, value)
         return Decision(key, change.request_id)
@@ -135,6 +139,9 @@ class Definitions:
             return None  # a repair
         if change.op == "delete":
             if live is None:  # deleted already, or its creation compacted away
+                deleted = self._deleted.get(address)
+                if deleted is not None and deleted[0] == change.request_id:
+                    return None  # a repair
                 return None if address not in self._deleted or change.base is None else "gone"
             return None if change.base in (None, live.request_id) else "changed"
         if change.replaces is not None:  # an archive: decided by the state it moves
@@ -166,8 +173,10 @@ class Definitions:
         return "taken" if holder not in (None, name) else None
 
     def _refuse(self, key: bytes, address: Address, request_id: str, why: Refused) -> Decision:
-        live = self._live.get(address)
-        repair = live.raw if live is not None else None
+        """The refusal, with its repair: the live state, or the change that deleted the object
+        (a tombstone would let compaction forget the deletion), or a tombstone."""
+        live, deleted = self._live.get(address), self._deleted.get(address)
+        repair = live.raw if live is not None else deleted[1] if deleted is not None else None
         self.unrepaired[key] = repair
         return Decision(key, request_id, why, repair)
 
@@ -179,11 +188,11 @@ class Definitions:
         assert change.object is not None
         project_id, environment, kind, name = address
         self._forget(address)
-        self._deleted.discard(address)
+        self._deleted.pop(address, None)
         if change.replaces is not None:
             replaced = (project_id, environment, kind, change.replaces)
             self._forget(replaced)
-            self._deleted.add(replaced)
+            self._deleted[replaced] = None
         self._live[address] = Stored(change.request_id, change.object, raw, change.at)
         if kind == "workflow":
             scope = (project_id, environment, change.object["user_key"])

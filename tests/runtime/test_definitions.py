@@ -176,10 +176,12 @@ def _compacted(log: Log, point: int) -> Log:
 
 
 def _live(state: Definitions) -> dict[str, Any]:
+    """Each workflow's state, or that it was deleted (which refuses edits based on it)."""
     return {
-        name: (stored.request_id, stored.object)
+        name: "deleted" if stored is None else (stored.request_id, stored.object)
         for name in (f"w{i}" for i in range(4))
         if (stored := state.get("p", "test", "workflow", name)) is not None
+        or state.deleted("p", "test", "workflow", name)
     }
 
 
