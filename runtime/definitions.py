@@ -30,12 +30,12 @@ and the other keys hold at that offset what they held when it was first decided
 """
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Literal
 
 from pydantic import ValidationError
 
-from schemas.workflows import Change, Environment, Kind, parse_definition_key
+from schemas.workflows import Change, Environment, Kind, definition_key, parse_definition_key
 
 __all__ = ["ARCHIVED_PREFIX", "Decision", "Definitions", "Refused", "Stored", "stale"]
 
@@ -99,6 +99,15 @@ class Definitions:
         found = (self._live[(project_id, environment, "workflow", i)] for i in ids)
         return sorted(found, key=lambda stored: stored.object["id"], reverse=True)
 
+    def expired(self, at: datetime) -> list[tuple[bytes, str]]:
+        """Idempotency records to sweep at `at`: past their 24 hours, or claims abandoned by a
+        process that died a day ago; as (Kafka key, request id of the live record)."""
+        return [
+            (definition_key(*address), stored.request_id)
+            for address, stored in self._live.items()
+            if address[2] == "idempotency" and _expired(stored.object, at)
+        ]
+
     def published_count(self) -> int:
         """Workflows, in every project and environment, with a published version."""
         return sum(
@@ -128,7 +137,8 @@ class Definitions:
         self.unrepaired.pop(key, None)
         if change.op == "delete":
             self._forget(address)
-            self._deleted[address] = (change.request_id, value)
+            if address[2] != "idempotency":  # a swept key may be claimed again: nothing to keep
+                self._deleted[address] = (change.request_id, value)
         elif change.request_id != self._request_of(address):
             self._store(address, change, value)
         return Decision(key, change.request_id)
@@ -207,6 +217,14 @@ class Definitions:
         keys = self._workflow_keys.get(scope, {})
         if keys.get(stored.object["key"]) == address[3]:
             del keys[stored.object["key"]]
+
+
+def _expired(record: dict[str, Any], at: datetime) -> bool:
+    expires = record.get("expires_at")
+    if expires is not None:
+        return datetime.fromisoformat(expires) <= at
+    abandoned = datetime.fromisoformat(record["lease_until"]) + timedelta(days=1)
+    return record.get("status") is None and abandoned <= at
 
 
 def stale(live: Stored, at: datetime) -> bool:

@@ -11,6 +11,8 @@ compaction never leaves a refused change as a key's last word (see runtime/defin
 
 import asyncio
 import logging
+import uuid
+from datetime import UTC, datetime
 
 from gateway.errors import KafkaUnavailable
 from gateway.ingest import Publisher
@@ -20,11 +22,13 @@ from runtime.definitions import Decision, Definitions
 from runtime.settings import KafkaSettings
 from runtime.tasks import BackgroundTask, Lifecycle
 from schemas import topics
-from schemas.workflows import Change, Command
+from schemas.workflows import Change, Command, parse_definition_key
 
 __all__ = ["DefinitionStore"]
 
 log = logging.getLogger(__name__)
+
+_SWEEP_EVERY_S = 600
 
 
 class DefinitionStore(Lifecycle):
@@ -37,6 +41,7 @@ class DefinitionStore(Lifecycle):
         self._waiting: dict[str, asyncio.Future[Decision]] = {}
         self._repairs: asyncio.Queue[tuple[bytes, bytes | None]] = asyncio.Queue()
         self._repairer = BackgroundTask(self._repair, "workflows-repair")
+        self._sweeper = BackgroundTask(self._sweep_every, "workflows-sweep")
 
     @property
     def state(self) -> Definitions:
@@ -49,8 +54,10 @@ class DefinitionStore(Lifecycle):
     async def start(self) -> None:
         await self._replica.start()
         await self._repairer.start()
+        await self._sweeper.start()
 
     async def stop(self) -> None:
+        await self._sweeper.stop()
         await self._repairer.stop()
         await self._replica.stop()
 
@@ -100,3 +107,26 @@ class DefinitionStore(Lifecycle):
                 log.warning("workflows: repair not written; retrying")
                 await asyncio.sleep(1)
                 self._repairs.put_nowait((key, value))
+
+    async def sweep(self, at: datetime) -> int:
+        """Delete the idempotency records expired at `at`, each only if it is still the record
+        that expired (a new claim of its key wins), then tombstone it so compaction forgets it.
+        Every gateway process sweeps; doing it twice is harmless. Returns how many went."""
+        swept = 0
+        for key, request_id in self.state.expired(at):
+            change = Change(op="delete", request_id=str(uuid.uuid4()), base=request_id, at=at)
+            if not (await self.write(key, change)).accepted:
+                continue
+            if self.state.get(*parse_definition_key(key)) is None:  # not claimed again meanwhile
+                await self._publisher.publish([OutgoingRecord(topics.WORKFLOWS, key, None)])
+            swept += 1
+        return swept
+
+    async def _sweep_every(self) -> None:
+        await self._replica.follower.caught_up.wait()
+        while True:
+            try:
+                await self.sweep(datetime.now(UTC))
+            except KafkaUnavailable:
+                log.warning("workflows: idempotency sweep interrupted; next time")
+            await asyncio.sleep(_SWEEP_EVERY_S)
