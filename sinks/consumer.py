@@ -3,11 +3,13 @@
 The consumer owns the Kafka side: it polls the sink's topics, turns each record into a row (or
 skips it as a repeat, or dead-letters it when it cannot become one), asks the checkpoint to flush
 when the sink is due, and hands rebalances to it: write and commit before a partition is taken
-away, take over marks and pending ranges when one is assigned.
+away, take over marks and pending ranges when one is assigned. Workflow changes are decided by
+the sink's replica of their topic before they become rows (`sinks/workflows.py`).
 """
 
 import asyncio
 import logging
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -24,12 +26,15 @@ from sinks.base import BatchingSink, Source
 from sinks.checkpoint import Checkpoint
 from sinks.dead_letters import DeadLetters
 from sinks.settings import SinkSettings
+from sinks.workflows import WorkflowReplay
 
 __all__ = ["SINK_TOPICS", "SinkConsumer"]
 
 log = logging.getLogger(__name__)
 
-SINK_TOPICS = (topics.EVENTS, topics.ENTRIES, topics.BOTS)
+SINK_TOPICS = (
+    topics.EVENTS, topics.ENTRIES, topics.BOTS, topics.WORKFLOWS, topics.WORKFLOW_COMMANDS,
+)  # fmt: skip
 
 
 class SinkConsumer(Lifecycle):
@@ -50,6 +55,7 @@ class SinkConsumer(Lifecycle):
         self._consumer: AIOKafkaConsumer | None = None
         self._admin: AIOKafkaAdminClient | None = None
         self._checkpoint: Checkpoint | None = None
+        self._workflows = WorkflowReplay()
         self._task = BackgroundTask(self._run, "sink-consumer")
 
     @property
@@ -113,6 +119,8 @@ class SinkConsumer(Lifecycle):
             timeout_ms = 200 if wait is None else max(1, min(200, int(wait * 1000)))
             records = await consumer.getmany(timeout_ms=timeout_ms)
             for tp, messages in records.items():
+                if tp.topic == topics.WORKFLOWS:
+                    messages = await self._admit_workflows(tp, messages)
                 added = await checkpoint.feed(tp, messages, self._add)
                 self._metrics.inc(self._metrics.events_received, tp.topic, tp.partition, added)
             if checkpoint.flush_due():
@@ -129,7 +137,7 @@ class SinkConsumer(Lifecycle):
             return
         source = Source(message.offset, message.key, message.value)
         try:
-            row = self._sink.decode(message.topic, source)
+            row = self._row(message.topic, source)
         except ValueError as exc:
             reason = reason_for(exc) if isinstance(exc, ValidationError) else "invalid_record"
             await self._dead_letters.send(
@@ -137,11 +145,33 @@ class SinkConsumer(Lifecycle):
             )
             self._sink.skip(message.topic, message.partition, message.offset)
             return
+        if row is None:
+            self._sink.skip(message.topic, message.partition, message.offset)
+            return
         self._sink.add(row, message.topic, message.partition, source)
+
+    def _row(self, topic: str, source: Source) -> Any:
+        """A workflow change is a row only if the replica accepts it (else None)."""
+        if topic == topics.WORKFLOWS:
+            return self._workflows.decide(source)
+        return self._sink.decode(topic, source)
+
+    async def _admit_workflows(
+        self, tp: TopicPartition, messages: list[ConsumerRecord[bytes, bytes]]
+    ) -> list[ConsumerRecord[bytes, bytes]]:
+        """The workflow changes to write; none while the partition is sought to its beginning
+        to rebuild the replica."""
+        admitted = self._workflows.admit(messages)
+        if admitted is None:
+            await self._require_consumer().seek_to_beginning(tp)
+            return []
+        return admitted
 
     async def on_assigned(self, assigned: list[TopicPartition]) -> None:
         """Read the commits of the partitions taken over (offsets with their marks and pending
-        ranges) and hand them to the checkpoint."""
+        ranges) and hand them to the checkpoint; a workflows partition rebuilds its replica."""
+        if any(tp.topic == topics.WORKFLOWS for tp in assigned):
+            self._workflows.restart()
         admin = self._admin
         if admin is None or not assigned:
             return

@@ -5,8 +5,9 @@ Wire format:
 - **Events** (`headwater.events`) go in as JSON lines (`JSONEachRow`) that ClickHouse parses
   itself, fields by name, unknown ones skipped, omitted ones from the column defaults; persons,
   identities and the roll-ups follow from them through materialized views.
-- **Entries and bot counts** (`headwater.entries`, `headwater.bots`), small tables, go in as
-  columnar rows (`rows.py`).
+- **Entries, bot counts, workflow versions and commands** (`headwater.entries`, `headwater.bots`,
+  `headwater.workflows`, `headwater.workflow-commands`), small tables, go in as columnar rows
+  (`rows.py`).
 - **Every insert is synchronous and carries a deduplication token naming its offset range**
   (`<topic>:<partition>:<first>-<last>`), for the table and its views: the same range written
   again after a crash or a failed write is dropped by ClickHouse, which is what makes the

@@ -1,7 +1,8 @@
 """What a record becomes for ClickHouse: an event's JSON line, or a columnar row.
 
-Events stay JSON (ClickHouse parses and checks them itself); entries and bot counts are small
-tables written as columns, in the order of `ENTRY_COLUMNS` and `BOT_COLUMNS`.
+Events stay JSON (ClickHouse parses and checks them itself); entries, bot counts, workflow
+versions and commands are small tables written as columns, in the order of `*_COLUMNS`. (A
+workflow change becomes a version only once the sink's replica accepted it: `sinks/workflows.py`.)
 """
 
 from collections import Counter
@@ -14,21 +15,35 @@ import orjson
 from schemas import topics
 from schemas.entry import Entry
 from schemas.event import Event, decode
+from schemas.workflows import Command
 from sinks.base import Source
+from sinks.workflows import WorkflowVersion
 
 __all__ = [
     "BOT_COLUMNS",
+    "COMMAND_COLUMNS",
     "ENTRY_COLUMNS",
+    "VERSION_COLUMNS",
     "EntryChange",
     "bot_rows",
+    "command_rows",
     "decode_row",
     "entry_rows",
+    "version_rows",
 ]
 
 BOT_COLUMNS = ("project_id", "day", "source_format", "user_agent", "events")
 ENTRY_COLUMNS = (
     "project_id", "embeddable_id", "identifier_key", "identifier_value", "entry_id",
     "updated_at", "deleted", "version",
+)  # fmt: skip
+VERSION_COLUMNS = (
+    "project_id", "environment", "workflow_id", "request_id", "base", "at", "deleted", "key",
+    "user_key", "name", "template_status", "version", "last_published_at", "definition",
+)  # fmt: skip
+COMMAND_COLUMNS = (
+    "type", "request_id", "project_id", "environment", "user_key", "at", "event",
+    "all_workflows", "workflow_ids", "workflow_version", "stop_event", "execution_data", "filters",
 )  # fmt: skip
 
 
@@ -58,6 +73,8 @@ def decode_row(topic: str, source: Source) -> Any:
         return EntryChange.decode(source.key, source.value, source.offset)
     if topic == topics.BOTS:
         return decode(source.value or b"")
+    if topic == topics.WORKFLOW_COMMANDS:
+        return Command.model_validate_json(source.value or b"")
     return _json_line(source.value)
 
 
@@ -84,4 +101,24 @@ def entry_rows(changes: list[EntryChange]) -> list[list[Any]]:
          change.entry.updated_at if change.entry else change.written_at,
          change.entry is None, change.offset]
         for change in changes
+    ]  # fmt: skip
+
+
+def version_rows(versions: list[WorkflowVersion]) -> list[list[Any]]:
+    """One row per accepted change to a workflow: its columns, and the whole object as JSON."""
+    return [
+        [v.project_id, v.environment, v.workflow_id, v.request_id, v.base, v.at, v.deleted,
+         v.fields.key, v.fields.user_key, v.fields.name, v.fields.template_status,
+         v.fields.version, v.fields.last_published_at, orjson.dumps(v.workflow).decode()]
+        for v in versions
+    ]  # fmt: skip
+
+
+def command_rows(commands: list[Command]) -> list[list[Any]]:
+    """One row per command; the engine's inputs (execution data, filters) as JSON text."""
+    return [
+        [c.type, c.request_id, c.project_id, c.environment, c.user_key, c.at, c.event,
+         c.all_workflows, c.workflow_ids, c.workflow_version, c.stop_event,
+         orjson.dumps(c.execution_data).decode(), orjson.dumps(c.filters).decode()]
+        for c in commands
     ]  # fmt: skip

@@ -3,6 +3,7 @@
 See the package's docstring for the wire format; `errors.py` decides what a failed write means.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,28 @@ from sinks.base import Batch, BatchingSink, RejectedRow, Source
 from sinks.clickhouse.client import ClientThread, shard_count
 from sinks.clickhouse.errors import DataRefused, write_errors
 from sinks.clickhouse.migrate import migrate
-from sinks.clickhouse.rows import BOT_COLUMNS, ENTRY_COLUMNS, bot_rows, decode_row, entry_rows
+from sinks.clickhouse.rows import (
+    BOT_COLUMNS,
+    COMMAND_COLUMNS,
+    ENTRY_COLUMNS,
+    VERSION_COLUMNS,
+    bot_rows,
+    command_rows,
+    decode_row,
+    entry_rows,
+    version_rows,
+)
 
 __all__ = ["ClickHouseSink"]
+
+
+# topic -> (table, columns, rows of a batch), for the small tables written as columns
+_COLUMNAR: dict[str, tuple[str, tuple[str, ...], Callable[[list[Any]], list[list[Any]]]]] = {
+    topics.ENTRIES: ("entries", ENTRY_COLUMNS, entry_rows),
+    topics.BOTS: ("bot_events", BOT_COLUMNS, bot_rows),
+    topics.WORKFLOWS: ("workflow_versions", VERSION_COLUMNS, version_rows),
+    topics.WORKFLOW_COMMANDS: ("workflow_commands", COMMAND_COLUMNS, command_rows),
+}
 
 
 def _dedup_settings(token: str) -> dict[str, Any]:
@@ -97,11 +117,10 @@ class ClickHouseSink(BatchingSink):
             return [RejectedRow(source, refused.reason) for source in batch.sources]
 
     async def _write(self, batch: Batch) -> list[RejectedRow]:
-        if batch.topic == topics.ENTRIES:
-            await self._insert("entries", ENTRY_COLUMNS, entry_rows(batch.rows), batch)
-            return []
-        if batch.topic == topics.BOTS:
-            await self._insert("bot_events", BOT_COLUMNS, bot_rows(batch.rows), batch)
+        columnar = _COLUMNAR.get(batch.topic)
+        if columnar is not None:
+            table, columns, rows = columnar
+            await self._insert(table, columns, rows(batch.rows), batch)
             return []
         # events, isolating rows ClickHouse refuses; persons and identities follow from them
         # through materialized views
