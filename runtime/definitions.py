@@ -154,6 +154,8 @@ class Definitions:
                     return None  # a repair
                 return None if address not in self._deleted or change.base is None else "gone"
             return None if change.base in (None, live.request_id) else "changed"
+        if change.object is None or not _well_formed(address[2], change.object):
+            return "invalid"  # a put must carry its object, a workflow its key and user
         if change.replaces is not None:  # an archive: decided by the state it moves
             return self._check_replaced(address, change)
         if live is not None:
@@ -217,6 +219,15 @@ class Definitions:
         keys = self._workflow_keys.get(scope, {})
         if keys.get(stored.object["key"]) == address[3]:
             del keys[stored.object["key"]]
+
+
+def _well_formed(kind: Kind, record: dict[str, Any]) -> bool:
+    """What the rules read of an object is there (a direct producer may write anything)."""
+    if kind == "workflow":
+        return isinstance(record.get("key"), str) and isinstance(record.get("user_key"), str)
+    if kind == "idempotency":
+        return isinstance(record.get("lease_until"), str)
+    return True
 
 
 def _expired(record: dict[str, Any], at: datetime) -> bool:

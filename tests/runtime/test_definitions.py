@@ -192,3 +192,11 @@ def test_compaction_keeps_every_outcome_once_refusals_are_repaired() -> None:
         for point in sorted([*rng.sample(sorted(points), 5), len(log)]):
             compacted = replay(_compacted(log, point))
             assert _live(compacted) == _live(replay(log)), f"seed {seed}, cleaned to {point}"
+
+
+def test_records_the_rules_cannot_read_are_refused_not_raised() -> None:
+    state = Definitions()
+    for value in (b"not json", put("r1", {"id": "w1"}), delete("r2") + b"x"):
+        decision = state.apply(key("workflow", "w1"), value)
+        assert decision is not None and decision.refused == "invalid"
+    assert state.apply(b"not a key", b"{}") is None
