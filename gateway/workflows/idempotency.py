@@ -19,6 +19,7 @@ claim whose process died is taken over once its lease has run out.
 import asyncio
 import contextlib
 import hashlib
+import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
@@ -34,6 +35,7 @@ __all__ = ["Answer", "Idempotency", "fingerprint"]
 _LIFETIME = timedelta(hours=24)
 _FOREVER_PREFIX = "life-"
 _POLL_S = 0.05
+_REQUEST_NAMESPACE = uuid.UUID("0f7d8b1e-2c54-4d0e-9a47-6b3c1f2e8d90")
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,7 +64,12 @@ class Idempotency:
         print_: str,
         run: Callable[[str], Awaitable[Answer]],
     ) -> Answer:
-        """`run(request_id)`'s answer, or the answer of the first request with this key."""
+        """`run(request_id)`'s answer, or the answer of the first request with this key.
+
+        `request_id` is the same for every run with this key (a UUIDv5 of the project,
+        environment, path and key): should a process die after recording a command and before
+        completing the key, the request run again when the lease ends records the same id, which
+        the engine counts once."""
         name = f"{path} {key}"
         claim = self._claim(key, print_)
         won = await self._writer.write(
@@ -71,7 +78,7 @@ class Idempotency:
         if won is None:
             return await self._stored_answer(caller, name, key, print_)
         try:
-            answer = await run(claim.request_id)
+            answer = await run(_stable_id(caller, name))
         except GatewayError as error:
             if error.status >= 500:
                 await self._release(caller, name, claim)
@@ -121,6 +128,11 @@ class Idempotency:
         release = Change(op="delete", request_id=new_id(), base=claim.request_id, at=now())
         with contextlib.suppress(GatewayError):  # else the lease frees the key when it runs out
             await self._writer.write(caller, "idempotency", name, _if_still_ours(claim, release))
+
+
+def _stable_id(caller: Caller, name: str) -> str:
+    scope = f"{caller.project.id}/{caller.environment}/{name}"
+    return str(uuid.uuid5(_REQUEST_NAMESPACE, scope))
 
 
 def _unless(live: Stored | None, claim: Change) -> Change | None:
