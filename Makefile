@@ -9,7 +9,7 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 
 .PHONY: up test install clients lint bench bench-gateway bench-instructions bench-servers bench-sink \
-	bench-processors
+	bench-processors bench-workflows
 
 up: install
 	$(BIN)/headwater up
@@ -54,3 +54,6 @@ bench-sink: install
 
 bench-processors: install
 	$(BIN)/python -m bench.processors $(ARGS)
+
+bench-workflows: install
+	$(BIN)/python -m bench.workflows

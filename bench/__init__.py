@@ -7,6 +7,8 @@
     make bench-instructions     # python -m bench.gateway.instructions: callgrind per request
     make bench-processors       # python -m bench.processors: one worker's events/s, latency
     make bench-sink             # python -m bench.sinks: rows/s into ClickHouse, freshness
+    make bench-workflows        # python -m bench.workflows: workflow API latency, CPU per
+                                # request, how soon another gateway process sees a write
 
 What they share: environment.py (the broker, ClickHouse, the dev project, component
 processes), cpu.py (CPU time from /proc, and the noise of other work), kafka.py (batch

@@ -22,6 +22,7 @@ from bench.processors.benchmark import BENCHMARK as PROCESSORS
 from bench.results import BenchmarkRun, Results, write_results
 from bench.runner import Benchmark, measured
 from bench.sinks.benchmark import BENCHMARK as SINKS
+from bench.workflows import BENCHMARK as WORKFLOWS
 
 __all__ = ["BENCHMARKS", "main"]
 
@@ -33,6 +34,7 @@ BENCHMARKS = {
     "instructions": instructions.BENCHMARK,
     "processors": PROCESSORS,
     "sinks": SINKS,
+    "workflows": WORKFLOWS,
 }
 
 
