@@ -15,6 +15,7 @@ a workflow names it, so `expand[]=event_trigger` has an object with a stable id 
 """
 
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from gateway.errors import InvalidPayload, NotFound
@@ -87,10 +88,9 @@ class Users:
         assert change is not None
         return _object(change)
 
-    async def discover_triggers(self, caller: Caller, workflow: dict[str, Any]) -> None:
-        """Make the event trigger objects the workflow's events need."""
-        events = {workflow["event_trigger"], workflow["event_trigger_draft"]} - {None}
-        for event in sorted(events):
+    async def discover_triggers(self, caller: Caller, events: Iterable[str | None]) -> None:
+        """Make the event trigger objects of the events a workflow names."""
+        for event in sorted({event for event in events if event is not None}):
             trigger = {
                 "id": str(
                     uuid.uuid5(

@@ -10,6 +10,7 @@ the draft of a workflow never published (how one tries a workflow out).
 """
 
 import secrets
+from datetime import datetime
 from typing import Any
 
 from gateway.errors import Conflict, InvalidPayload, NotFound
@@ -70,20 +71,12 @@ class Workflows:
             "user_key": params.user_key,
             "name": params.name,
             "auto_start": True if params.auto_start is None else params.auto_start,
-            "template_status": "draft",
-            "version": 0,
-            "executions_count": 0,
-            "stats": {},
-            "created_at": iso(moment),
-            "updated_at": iso(moment),
-            "last_published_at": None,
+            **_history_from(moment),
             **definition,
             **{f"{name}_draft": value for name, value in definition.items()},
         }
-        await self._users.discover_triggers(caller, workflow)
-        change = Change(op="put", request_id=workflow_id, at=moment, object=workflow)
-        await self._writer.write(caller, "workflow", workflow_id, lambda _: change)
-        return workflow
+        await self._users.discover_triggers(caller, [params.event_trigger])
+        return await self._put_new(caller, workflow, moment)
 
     async def update(
         self, caller: Caller, ident: str, params: WorkflowParams, given: set[str]
@@ -96,9 +89,10 @@ class Workflows:
                 raise NotFound.at("id", f"no workflow {workflow_id}")
             return _edited(live, params, given)
 
+        if "event_trigger" in given:
+            await self._users.discover_triggers(caller, [params.event_trigger])
         change = await self._writer.write(caller, "workflow", workflow_id, edit)
         assert change is not None and change.object is not None
-        await self._users.discover_triggers(caller, change.object)
         return change.object
 
     async def delete(self, caller: Caller, ident: str, params: FetchParams) -> str:
@@ -116,17 +110,16 @@ class Workflows:
         workflow = source | {
             "id": workflow_id,
             "key": self._free_key(caller, source["user_key"], source["key"], suffixed=True),
-            "template_status": "draft",
-            "version": 0,
-            "executions_count": 0,
-            "stats": {},
-            "created_at": iso(moment),
-            "updated_at": iso(moment),
-            "last_published_at": None,
+            **_history_from(moment),
             **drafts,
         }
-        change = Change(op="put", request_id=workflow_id, at=moment, object=workflow)
-        await self._writer.write(caller, "workflow", workflow_id, lambda _: change)
+        return await self._put_new(caller, workflow, moment)
+
+    async def _put_new(
+        self, caller: Caller, workflow: dict[str, Any], moment: datetime
+    ) -> dict[str, Any]:
+        change = Change(op="put", request_id=workflow["id"], at=moment, object=workflow)
+        await self._writer.write(caller, "workflow", workflow["id"], lambda _: change)
         return workflow
 
     def _free_key(self, caller: Caller, user: str, wanted: str, suffixed: bool = False) -> str:
@@ -138,6 +131,19 @@ class Workflows:
             if state.workflow_id(*scope, candidate) is None:
                 return candidate
         raise Conflict.at("key", f"no free key like {wanted!r}_NNN; give a key")
+
+
+def _history_from(moment: datetime) -> dict[str, Any]:
+    """What a new workflow (created or cloned) starts with: a draft that has never run."""
+    return {
+        "template_status": "draft",
+        "version": 0,
+        "executions_count": 0,
+        "stats": {},
+        "created_at": iso(moment),
+        "updated_at": iso(moment),
+        "last_published_at": None,
+    }
 
 
 def _edited(live: Stored, params: WorkflowParams, given: set[str]) -> Change:
