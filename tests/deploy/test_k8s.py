@@ -175,7 +175,9 @@ def test_topics_are_the_topology_with_the_configured_partitions(
     assert set(declared) == set(topics.ALL) | set(changelogs)
     for name, spec in declared.items():
         partitions = 1 if name in topics.SINGLE_PARTITION else kafka.partitions
-        assert (spec["partitions"], spec["replicas"]) == (partitions, kafka.replication_factor), name
+        assert (spec["partitions"], spec["replicas"]) == (partitions, kafka.replication_factor), (
+            name
+        )
         compacted = name in topics.COMPACTED or name in changelogs
         assert (spec["config"].get("cleanup.policy") == "compact") == compacted, name
     [pool] = of_kind(rendered[overlay], "KafkaNodePool")
