@@ -1,6 +1,7 @@
 """Why the gateway refuses a request. Each error carries its HTTP status, a stable code and the
 problems found; every format renders it in its vendor's own shape."""
 
+import re
 from dataclasses import dataclass
 from typing import Any, Self
 
@@ -22,6 +23,10 @@ __all__ = [
     "Unauthorized",
     "UnsupportedMediaType",
 ]
+
+# No header value may carry control characters (CR and LF least of all); the message quotes what
+# the client sent, a field's name included, so they are replaced, or the whole answer fails.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ class GatewayError(HeadwaterError):
         """`X-Headwater-Error` (which field, and why: every vendor's error carries it) and
         `Retry-After` when there is one."""
         text = str(self).encode("ascii", "replace").decode()
-        headers = {"X-Headwater-Error": text.replace("\r", " ").replace("\n", " ")[:200]}
+        headers = {"X-Headwater-Error": _CONTROL.sub(" ", text)[:200]}
         if self.retry_after is not None:
             headers["Retry-After"] = str(self.retry_after)
         return headers
