@@ -66,7 +66,7 @@ def workflow_view(
     }
     for name in _TIMES:
         view |= stamps(name, stored[name])
-    for name in expand:
+    for name in dict.fromkeys(expand):  # `expand[]` may name one twice: expand it once
         event = view.get(name)
         if event is not None and triggers is not None and event in triggers:
             view[name] = triggers[event]
