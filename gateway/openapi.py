@@ -1,4 +1,5 @@
-"""The gateway's OpenAPI 3.1 document, built from the endpoints and their body models.
+"""The gateway's OpenAPI 3.1 document, built from the endpoints and their body models, and the
+Embed Workflow API's operations (gateway/workflows/openapi.py, tagged `workflows`).
 
 `python -m gateway.openapi` rewrites `gateway/openapi.json`; a test keeps the file in sync, and
 the gateway serves it at `/openapi.json`.
@@ -11,6 +12,7 @@ from typing import Any
 from pydantic.json_schema import models_json_schema
 
 from gateway.formats import Endpoint
+from gateway.workflows.openapi import SECURITY_SCHEMES, workflow_paths
 
 __all__ = ["openapi_document"]
 
@@ -147,16 +149,31 @@ def openapi_document(endpoints: tuple[Endpoint, ...]) -> dict[str, Any]:
         path[endpoint.method.lower()] = _operation(endpoint, body)
         if endpoint.browser:
             path["options"] = _preflight(endpoint)
+    workflows, workflow_components = workflow_paths()
+    _merge(paths, workflows, "path")
+    _merge(components, workflow_components, "component schema")
     return {
         "openapi": "3.1.0",
         "info": {
             "title": "Headwater gateway",
             "version": "1",
-            "description": "Event ingestion in the Embeddables, Usermaven and Vemetric formats.",
+            "description": "Event ingestion in the Embeddables, Usermaven and Vemetric formats, "
+            "and the Embed Workflow API.",
         },
         "paths": paths,
-        "components": {"schemas": components, "securitySchemes": _SECURITY_SCHEMES},
+        "components": {
+            "schemas": components,
+            "securitySchemes": _SECURITY_SCHEMES | SECURITY_SCHEMES,
+        },
     }
+
+
+def _merge(into: dict[str, Any], other: dict[str, Any], what: str) -> None:
+    """Add the workflow API's entries; a name both parts use would silently drop one of them."""
+    shared = sorted(into.keys() & other.keys())
+    if shared:
+        raise ValueError(f"the ingest and workflow APIs both define the {what}s {shared}")
+    into |= other
 
 
 def _operation(endpoint: Endpoint, body: dict[str, Any]) -> dict[str, Any]:
