@@ -126,8 +126,9 @@ class Workflows:
         state, scope = self._writer.state, (caller.project.id, caller.environment, user)
         if not suffixed and state.workflow_id(*scope, wanted) is None:
             return wanted
-        for _ in range(_CLONE_ATTEMPTS):
-            candidate = f"{wanted}_{secrets.randbelow(900) + 100}"
+        for attempt in range(_CLONE_ATTEMPTS):
+            low = 100 if attempt < _CLONE_ATTEMPTS // 2 else 100_000  # three digits, then six
+            candidate = f"{wanted}_{low + secrets.randbelow(9 * low)}"
             if state.workflow_id(*scope, candidate) is None:
                 return candidate
         raise Conflict.at("key", f"no free key like {wanted!r}_NNN; give a key")
