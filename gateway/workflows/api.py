@@ -14,8 +14,10 @@
 | GET, PUT, DELETE /users/:key     | fetch, upsert, archive          | no              |
 """
 
+from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
 from starlette.routing import Route
 
 from gateway.projects import ProjectSource
@@ -40,9 +42,70 @@ from gateway.workflows.views import event_trigger_object, user_view, workflow_vi
 from gateway.workflows.workflows import Workflows
 from gateway.workflows.writes import Writer
 
-__all__ = ["BASE_PATH", "WorkflowApi"]
+__all__ = ["BASE_PATH", "ROUTES", "RouteSpec", "WorkflowApi"]
 
 BASE_PATH = "/api/v1"
+
+
+@dataclass(frozen=True)
+class RouteSpec:
+    """One route: where, which `WorkflowApi` operation with which parameters, and for the
+    OpenAPI document (gateway/workflows/openapi.py) its answer's schema and summary."""
+
+    path: str
+    method: str
+    operation: str
+    params: type[BaseModel]
+    answer: str
+    summary: str
+    publishable: bool = False  # a publishable key may call it
+
+
+ROUTES = (
+    RouteSpec("/workflows", "POST", "create", WorkflowParams, "Workflow", "Create a workflow"),
+    RouteSpec(
+        "/workflows", "GET", "list", ListParams, "WorkflowList", "List workflows, newest first"
+    ),
+    RouteSpec(
+        "/workflows/{id}", "GET", "fetch", FetchParams, "Workflow", "Fetch a workflow by id or key"
+    ),
+    RouteSpec(
+        "/workflows/{id}", "PUT", "update", WorkflowParams, "Workflow",
+        "Update (and publish) a workflow",
+    ),
+    RouteSpec(
+        "/workflows/{id}", "DELETE", "delete", FetchParams, "WorkflowDeleted", "Delete a workflow"
+    ),
+    RouteSpec(
+        "/workflows/{id}/execute", "POST", "execute", ExecuteParams, "Workflow",
+        "Execute a workflow",
+    ),
+    RouteSpec(
+        "/workflows/{id}/clone", "POST", "clone", FetchParams, "Workflow",
+        "Clone a workflow as a draft",
+    ),
+    RouteSpec(
+        "/trigger", "POST", "trigger", TriggerParams, "CommandAccepted",
+        "Trigger an event or workflows", publishable=True,
+    ),
+    RouteSpec(
+        "/executions/stop", "POST", "stop", StopParams, "CommandAccepted", "Stop executions"
+    ),
+    RouteSpec(
+        "/executions", "POST", "stop", StopParams, "CommandAccepted",
+        "Stop executions (the vendor's client library's path)",
+    ),
+    RouteSpec(
+        "/users/{key}", "GET", "fetch_user", UserParams, "WorkflowUser",
+        "Fetch a user (made on first use)",
+    ),
+    RouteSpec(
+        "/users/{key}", "PUT", "upsert_user", UserParams, "WorkflowUser", "Create or update a user"
+    ),
+    RouteSpec(
+        "/users/{key}", "DELETE", "archive_user", UserParams, "WorkflowUser", "Archive a user"
+    ),
+)  # fmt: skip
 
 
 class WorkflowApi:
@@ -60,23 +123,14 @@ class WorkflowApi:
         self._path = RequestPath(projects, idempotency, settings.max_body_bytes)
 
     def routes(self) -> list[Route]:
-        handler = self._path.handler
-        table = [
-            ("/workflows", "POST", handler(self.create, WorkflowParams)),
-            ("/workflows", "GET", handler(self.list, ListParams)),
-            ("/workflows/{id}", "GET", handler(self.fetch, FetchParams)),
-            ("/workflows/{id}", "PUT", handler(self.update, WorkflowParams)),
-            ("/workflows/{id}", "DELETE", handler(self.delete, FetchParams)),
-            ("/workflows/{id}/execute", "POST", handler(self.execute, ExecuteParams)),
-            ("/workflows/{id}/clone", "POST", handler(self.clone, FetchParams)),
-            ("/trigger", "POST", handler(self.trigger, TriggerParams, publishable=True)),
-            ("/executions/stop", "POST", handler(self.stop, StopParams)),
-            ("/executions", "POST", handler(self.stop, StopParams)),  # the vendor's client
-            ("/users/{key}", "GET", handler(self.fetch_user, UserParams)),
-            ("/users/{key}", "PUT", handler(self.upsert_user, UserParams)),
-            ("/users/{key}", "DELETE", handler(self.archive_user, UserParams)),
+        return [
+            Route(
+                BASE_PATH + spec.path,
+                self._path.handler(getattr(self, spec.operation), spec.params, spec.publishable),
+                methods=[spec.method],
+            )
+            for spec in ROUTES
         ]
-        return [Route(BASE_PATH + path, run, methods=[method]) for path, method, run in table]
 
     async def create(self, call: Call) -> tuple[int, Any]:
         workflow = await self._workflows.create(call.caller, call.params)

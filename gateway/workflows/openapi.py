@@ -12,17 +12,8 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from gateway.workflows.api import BASE_PATH
-from gateway.workflows.models import (
-    EXPANDABLE,
-    ExecuteParams,
-    FetchParams,
-    ListParams,
-    StopParams,
-    TriggerParams,
-    UserParams,
-    WorkflowParams,
-)
+from gateway.workflows.api import BASE_PATH, ROUTES
+from gateway.workflows.models import EXPANDABLE, TriggerParams
 
 __all__ = ["SECURITY_SCHEMES", "TAG", "workflow_paths"]
 
@@ -36,23 +27,6 @@ _REF = "#/components/schemas/{model}"
 _BODY_TYPES = ("application/json", "application/x-www-form-urlencoded")
 _SECURITY: list[dict[str, list[str]]] = [{"bearerAuth": []}, {"basicAuth": []}]
 _QUERY = ("id_type", "user_key", "starting_after", "ending_before")
-
-# (path, method, parameters, answer's schema, summary), in api.py's order.
-_ROUTES: tuple[tuple[str, str, type[BaseModel], str, str], ...] = (
-    ("/workflows", "post", WorkflowParams, "Workflow", "Create a workflow"),
-    ("/workflows", "get", ListParams, "WorkflowList", "List workflows, newest first"),
-    ("/workflows/{id}", "get", FetchParams, "Workflow", "Fetch a workflow by id or key"),
-    ("/workflows/{id}", "put", WorkflowParams, "Workflow", "Update (and publish) a workflow"),
-    ("/workflows/{id}", "delete", FetchParams, "WorkflowDeleted", "Delete a workflow"),
-    ("/workflows/{id}/execute", "post", ExecuteParams, "Workflow", "Execute a workflow"),
-    ("/workflows/{id}/clone", "post", FetchParams, "Workflow", "Clone a workflow as a draft"),
-    ("/trigger", "post", TriggerParams, "CommandAccepted", "Trigger an event or workflows"),
-    ("/executions/stop", "post", StopParams, "CommandAccepted", "Stop executions"),
-    ("/executions", "post", StopParams, "CommandAccepted", "Stop executions (the client's path)"),
-    ("/users/{key}", "get", UserParams, "WorkflowUser", "Fetch a user (made on first use)"),
-    ("/users/{key}", "put", UserParams, "WorkflowUser", "Create or update a user"),
-    ("/users/{key}", "delete", UserParams, "WorkflowUser", "Archive a user"),
-)
 
 _STATUS_TEXT = {
     200: "Done",
@@ -185,13 +159,14 @@ _RESPONSES: dict[str, dict[str, Any]] = {
 
 def workflow_paths() -> tuple[dict[str, Any], dict[str, Any]]:
     """The API's paths (under BASE_PATH) and the component schemas they refer to."""
-    bodies = sorted({m for _, method, m, _, _ in _ROUTES if _has_body(method)}, key=_name)
+    bodies = sorted({r.params for r in ROUTES if _has_body(r.method.lower())}, key=_name)
     refs, definitions = models_json_schema(
         [(model, "validation") for model in bodies], ref_template=_REF
     )
     paths: dict[str, dict[str, Any]] = {}
-    for path, method, model, answer, summary in _ROUTES:
-        operation = _operation(path, method, model, answer, summary)
+    for route in ROUTES:
+        path, method, model = route.path, route.method.lower(), route.params
+        operation = _operation(path, method, model, route.answer, route.summary)
         if _has_body(method):
             schema = refs[(model, "validation")]
             required = bool(definitions["$defs"][_name(model)].get("required"))
