@@ -6,6 +6,7 @@ import anything. A module that grows past `MAX_LINES` is doing more than one job
 """
 
 import ast
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -57,3 +58,17 @@ def test_no_module_is_over_the_limit() -> None:
         and (lines := len(path.read_text().splitlines())) > MAX_LINES
     }
     assert too_long == {}
+
+
+def test_every_package_is_installed() -> None:
+    """pyproject.toml lists the packages a (non-editable) install copies, as the image does: a
+    package missing there works in the development venv and fails in the container."""
+    listed = set(
+        tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"]
+    )
+    found = {
+        ".".join(init.parent.relative_to(ROOT).parts)
+        for package in ALLOWED
+        for init in (ROOT / package).rglob("__init__.py")
+    }
+    assert found == listed
