@@ -8,13 +8,13 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: up test install clients lint bench bench-gateway bench-instructions bench-servers bench-sink \
+.PHONY: up test install clients containers compose-e2e lint bench bench-gateway bench-instructions bench-servers bench-sink \
 	bench-processors bench-workflows
 
 up: install
 	$(BIN)/headwater up
 
-test: install clients
+test: install clients containers
 	$(BIN)/pytest
 
 install: $(VENV)/.installed
@@ -29,6 +29,14 @@ $(VENV)/.installed: pyproject.toml
 # tests/clients/: the vendors' JavaScript clients (npm ci) and Chromium for the browser trackers.
 clients:
 	@bash tests/clients/setup.sh
+
+# tests/deploy/test_compose_live.py: podman, runc and debootstrap (installed as root when missing).
+containers:
+	@bash deploy/standins/setup.sh
+
+# The ops path alone: build the images, run the compose stack, check it end to end, tear it down.
+compose-e2e: install containers
+	$(BIN)/pytest tests/deploy/test_compose_live.py
 
 lint: install
 	$(BIN)/pip install --quiet ruff mypy

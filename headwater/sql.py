@@ -6,12 +6,16 @@ are left to it: a sink applies them whenever it starts. Either way the answer is
 readable table, unless the query names its FORMAT.
 """
 
+import logging
 import re
+import time
 import urllib.parse
 import urllib.request
 from urllib.error import HTTPError, URLError
 
 import orjson
+from clickhouse_connect.driver.client import Client
+from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from headwater.errors import QueryFailed
 from headwater.stack.process import pid_alive
@@ -21,6 +25,8 @@ from sinks.clickhouse.client import connect, connect_to_migrate
 from sinks.clickhouse.migrate import migrate
 
 __all__ = ["output_format", "run_migrations", "run_sql"]
+
+log = logging.getLogger(__name__)
 
 _HAS_FORMAT = re.compile(r"\bFORMAT\s+\w+\s*;?\s*$", re.IGNORECASE)
 _TERMINAL_FORMAT = "PrettyCompactMonoBlock"
@@ -43,17 +49,37 @@ def run_sql(query: str, settings: HeadwaterSettings, clickhouse: ClickHouseSetti
         client.close()
 
 
-def run_migrations(settings: HeadwaterSettings, clickhouse: ClickHouseSettings) -> list[str]:
-    """Apply pending migrations; the names of those applied now."""
+def run_migrations(
+    settings: HeadwaterSettings, clickhouse: ClickHouseSettings, wait_s: float = 0
+) -> list[str]:
+    """Apply pending migrations; the names of those applied now. A server that does not answer
+    is tried again for `wait_s` seconds."""
     if clickhouse.embedded and (sink_url := _running_sink(settings)) is not None:
         raise HeadwaterError(
             f"the sink at {sink_url} holds the embedded store and migrated it when it started"
         )
-    client = connect_to_migrate(clickhouse, settings.data_dir)
+    client = _connected_to_migrate(settings, clickhouse, wait_s)
     try:
         return [f"{m.version:04d}_{m.name}" for m in migrate(client, clickhouse.cluster)]
     finally:
         client.close()
+
+
+def _connected_to_migrate(
+    settings: HeadwaterSettings, clickhouse: ClickHouseSettings, wait_s: float
+) -> Client:
+    """A client to migrate with, trying for `wait_s` while a server does not answer yet (or its
+    database is still being made): `headwater migrate` may start beside the server, as compose
+    runtimes that ignore `condition: service_healthy` (podman-compose) start it."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        try:
+            return connect_to_migrate(clickhouse, settings.data_dir)
+        except ClickHouseError as exc:
+            if clickhouse.embedded or time.monotonic() > deadline:
+                raise
+            log.warning("clickhouse not ready; retrying", extra={"error": str(exc)})
+            time.sleep(1)
 
 
 def _running_sink(settings: HeadwaterSettings) -> str | None:

@@ -59,10 +59,13 @@ def sql(query: str) -> None:
 
 @click.command()
 def migrate() -> None:
-    """Apply the ClickHouse migrations not applied yet (idempotent; the sink runs it at start)."""
+    """Apply the ClickHouse migrations not applied yet (idempotent; the sink runs it at start).
+
+    A ClickHouse server that does not answer yet is tried for two minutes, as `topics` waits for
+    Kafka: where it starts beside the server (compose), it waits for it."""
     from headwater.sql import run_migrations
 
-    applied = run_migrations(HeadwaterSettings(), ClickHouseSettings())
+    applied = run_migrations(HeadwaterSettings(), ClickHouseSettings(), wait_s=120.0)
     click.echo("applied: " + ", ".join(applied) if applied else "up to date")
 
 
