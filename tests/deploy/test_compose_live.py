@@ -7,9 +7,11 @@ The tests run in order on one stack (module scope): each step is the state the n
 `make compose-e2e` runs this module alone.
 """
 
+import socket
 import time
 import uuid
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +31,7 @@ TIMEOUT_S = 30  # a fresh broker's first writes wait for partition leaders
 @pytest.fixture(scope="module")
 def stack() -> Iterator[Stack]:
     require_containers()
+    require_free_ports(8080, CLICKHOUSE_PORT)
     running = Stack()
     running.compose("down", "--remove-orphans", "-v")  # a stack left by an interrupted run
     build_s = running.build()
@@ -63,13 +66,22 @@ def healthy(stack: Stack) -> float:
     return seconds
 
 
+def require_free_ports(*ports: int) -> None:
+    """compose.yaml publishes these on the host: say so, rather than fail inside podman."""
+    for port in ports:
+        with socket.socket() as probe:
+            if probe.connect_ex(("127.0.0.1", port)) == 0:
+                raise AssertionError(
+                    f"port {port} is in use on this host, and compose.yaml publishes it: stop "
+                    "what listens there (a `make up`?) and run the tests again"
+                )
+
+
 def wait_healthy(stack: Stack, timeout: float = 300) -> None:
     for service in LONG_RUNNING:
-        eventually(lambda s=service: stack.containers(s), timeout=timeout, what=f"{service} up")
+        eventually(partial(stack.containers, service), timeout=timeout, what=f"{service} up")
         for container in stack.containers(service):
-            eventually(
-                lambda c=container: stack.healthy(c), timeout=timeout, what=f"{container} healthy"
-            )
+            eventually(partial(stack.healthy, container), timeout=timeout, what=container)
 
 
 def clickhouse(stack: Stack) -> Any:
