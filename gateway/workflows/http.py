@@ -18,7 +18,7 @@ a publishable key may call it); the path every request takes is here, once:
 
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import orjson
@@ -26,10 +26,11 @@ from pydantic import BaseModel, ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 
-from gateway.body import read_body
-from gateway.errors import GatewayError, InvalidPayload, Problem
+from gateway.body import parse_json, read_body
+from gateway.errors import GatewayError, InvalidPayload
 from gateway.ingest import idempotency_key
 from gateway.projects import ProjectSource
+from gateway.validation import problems_of
 from gateway.workflows.auth import Caller, caller_of, require_secret
 from gateway.workflows.forms import FormError, parse_form, parse_query
 from gateway.workflows.idempotency import Answer, Idempotency, fingerprint
@@ -88,7 +89,7 @@ class RequestPath:
     async def _run(self, request: Request, body: bytes, call: Call, operation: Operation) -> Answer:
         async def run(request_id: str) -> Answer:
             try:
-                status, document = await operation(_with_id(call, request_id))
+                status, document = await operation(replace(call, request_id=request_id))
             except GatewayError as error:
                 if error.status >= 500:
                     raise
@@ -107,10 +108,6 @@ class RequestPath:
         return await read_body(request, self._max_body, also=(_FORM,))
 
 
-def _with_id(call: Call, request_id: str) -> Call:
-    return Call(call.caller, call.params, call.given, call.path, request_id)
-
-
 def _validated(model: type[BaseModel], request: Request, body: bytes) -> tuple[Any, frozenset[str]]:
     """The route's parameters from the query and the body; 400 naming each wrong one."""
     form = request.headers.get("content-type", "").split(";")[0].strip().lower() == _FORM
@@ -121,24 +118,17 @@ def _validated(model: type[BaseModel], request: Request, body: bytes) -> tuple[A
             if "template" in params:
                 params["template"] = coerce_form_template(params["template"])
         elif body.strip():
-            document = orjson.loads(body)
+            document = parse_json(body)
             if not isinstance(document, dict):
                 raise InvalidPayload.at("body", "must be a JSON object")
             params |= document
     except FormError as error:
         raise InvalidPayload.at(error.field, error.reason) from error
-    except orjson.JSONDecodeError as error:
-        raise InvalidPayload.at("body", f"not valid JSON: {error}") from error
     try:
         validated = model.model_validate(params, strict=not form and bool(body.strip()))
     except ValidationError as error:
-        raise InvalidPayload([_problem(e) for e in error.errors()]) from error
+        raise InvalidPayload(problems_of(error)) from error
     return validated, frozenset(params)
-
-
-def _problem(error: Any) -> Problem:
-    field = ".".join(str(part) for part in error["loc"]) or "body"
-    return Problem(field, error["msg"])
 
 
 def _error_answer(error: GatewayError) -> Answer:

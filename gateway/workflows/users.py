@@ -16,6 +16,7 @@ a workflow names it, so `expand[]=event_trigger` has an object with a stable id 
 
 import uuid
 from collections.abc import Iterable
+from functools import partial
 from typing import Any
 
 from gateway.errors import InvalidPayload, NotFound
@@ -39,13 +40,7 @@ class Users:
     async def discover(self, caller: Caller, key: str) -> dict[str, Any]:
         """The user `key`, made now if it is new."""
         _writable(key)
-
-        def make(live: Stored | None) -> Change | None:
-            if live is not None:
-                return None
-            return Change(op="put", request_id=new_id(), at=now(), object=_new_user(key))
-
-        change = await self._writer.write(caller, "user", key, make)
+        change = await self._writer.create_if_absent(caller, "user", key, lambda: _new_user(key))
         return self._current(caller, key) if change is None else _object(change)
 
     async def fetch(self, caller: Caller, key: str) -> dict[str, Any]:
@@ -91,22 +86,15 @@ class Users:
     async def discover_triggers(self, caller: Caller, events: Iterable[str | None]) -> None:
         """Make the event trigger objects of the events a workflow names."""
         for event in sorted({event for event in events if event is not None}):
+            scoped = f"{caller.project.id}/{caller.environment}/{event}"
             trigger = {
-                "id": str(
-                    uuid.uuid5(
-                        _TRIGGER_NAMESPACE, f"{caller.project.id}/{caller.environment}/{event}"
-                    )
-                ),
+                "id": str(uuid.uuid5(_TRIGGER_NAMESPACE, scoped)),
                 "event": event,
                 "created_at": iso(now()),
             }
-
-            def make(live: Stored | None, trigger: dict[str, Any] = trigger) -> Change | None:
-                if live is not None:
-                    return None
-                return Change(op="put", request_id=new_id(), at=now(), object=trigger)
-
-            await self._writer.write(caller, "event_trigger", event, make)
+            await self._writer.create_if_absent(
+                caller, "event_trigger", event, partial(dict, trigger)
+            )
 
     def _current(self, caller: Caller, key: str) -> dict[str, Any]:
         live = self._writer.live(caller, "user", key)

@@ -12,6 +12,7 @@ import time
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 
 from gateway.errors import Conflict, NotFound
 from gateway.workflows.auth import Caller
@@ -73,6 +74,19 @@ class Writer:
             if decision.refused not in ("changed", "exists"):
                 raise _refusal(kind, name, decision.refused, change)
         raise Conflict.at(kind, f"{kind} {name!r} kept changing under this request; retry")
+
+    async def create_if_absent(
+        self, caller: Caller, kind: Kind, name: str, new: Callable[[], dict[str, Any]]
+    ) -> Change | None:
+        """Make the object `new()` unless it exists (when two requests make it at once, the
+        first in the log wins); None when it existed."""
+
+        def make(live: Stored | None) -> Change | None:
+            if live is not None:
+                return None
+            return Change(op="put", request_id=new_id(), at=now(), object=new())
+
+        return await self.write(caller, kind, name, make)
 
 
 def _refusal(kind: Kind, name: str, why: Refused, change: Change) -> Conflict | NotFound:
