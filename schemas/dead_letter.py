@@ -23,6 +23,7 @@ DeadLetterReason = Literal[
     "processing_failed",
     "rejected_by_store",
     "exceeds_limits",
+    "webhook_failed",
 ]
 
 

@@ -8,9 +8,17 @@
 | headwater.bots       | `Event` from a bot   | project:person   | gateway            | delete  |
 | headwater.entries    | `Entry` or tombstone | `entry_key()`    | gateway, producers | compact |
 | headwater.workflows  | `Change` or tombst.  | `definition_key` | gateway            | compact |
-| headwater.workflow-commands | `Command`     | project:env:user | gateway            | delete  |
+| headwater.workflow-commands | `Command`     | project:env:subj | gateway, proc. (2) | delete  |
+| headwater.workflow-signals  | `Signal`      | as its command   | engine, dlq replay | delete  |
+| headwater.workflow-history  | `Step`        | execution id     | engine             | delete  |
+| headwater.workflow-stats    | stats or tomb.| workflow id      | engine (3)         | compact |
 
-(1) And the gateway: bulk elements it sets aside, keyed by their project id.
+(1) And the gateway: bulk elements it sets aside, keyed by their project id; and the engine:
+    webhooks that failed their last attempt (`webhook_failed`).
+(2) The processors record an `event` command when an event matches a published workflow's
+    trigger or stop event, keyed by its project, `live` and its person.
+(3) The changelog of the engine's `stats` table, one partition per engine partition: the sum over
+    partitions of a workflow's latest record is its `executions_count` and `stats`.
 
 `headwater.workflows` has one partition whatever `HEADWATER_KAFKA_PARTITIONS` says: its order is
 the order every replica applies the Embed Workflow API's writes in (schemas/workflows.py).
@@ -28,6 +36,9 @@ __all__ = [
     "SOURCE_HEADER",
     "WORKFLOWS",
     "WORKFLOW_COMMANDS",
+    "WORKFLOW_HISTORY",
+    "WORKFLOW_SIGNALS",
+    "WORKFLOW_STATS",
 ]
 
 RAW = "headwater.raw"
@@ -37,9 +48,15 @@ BOTS = "headwater.bots"
 ENTRIES = "headwater.entries"
 WORKFLOWS = "headwater.workflows"
 WORKFLOW_COMMANDS = "headwater.workflow-commands"
+WORKFLOW_SIGNALS = "headwater.workflow-signals"
+WORKFLOW_HISTORY = "headwater.workflow-history"
+WORKFLOW_STATS = "headwater.workflow-stats"
 
-ALL = (RAW, EVENTS, DEAD_LETTER, BOTS, ENTRIES, WORKFLOWS, WORKFLOW_COMMANDS)
-COMPACTED = frozenset({ENTRIES, WORKFLOWS})
+ALL = (
+    RAW, EVENTS, DEAD_LETTER, BOTS, ENTRIES, WORKFLOWS, WORKFLOW_COMMANDS, WORKFLOW_SIGNALS,
+    WORKFLOW_HISTORY, WORKFLOW_STATS,
+)  # fmt: skip
+COMPACTED = frozenset({ENTRIES, WORKFLOWS, WORKFLOW_STATS})
 SINGLE_PARTITION = frozenset({WORKFLOWS})
 
 # Header of each processed record: the raw record it came from, `"<partition>:<offset>"`. The

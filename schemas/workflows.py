@@ -9,8 +9,14 @@ change wins: every replica applies the records in offset order with the same rul
 the same everywhere. A change says which state it was computed from (`base`, the request id of
 that state), which makes concurrent edits of one object detectable instead of silently lost.
 
-Commands (trigger, execute, stop) are what the workflow engine acts on; the API only records them,
-durably, keyed by project, environment and user so one user's commands keep their order.
+Commands are what the workflow engine acts on: the API records trigger, execute and stop, the
+processors record `event` (an event that matched a published workflow's trigger or stop event).
+A command that starts executions carries each one's `Start`: the published template as it was
+when the command was recorded, so later edits never change what an execution runs, and the engine
+decides nothing from definitions that may have moved on (a replayed command starts the same
+executions, with the same ids). Commands are keyed by project, environment and subject (the API's
+user key, or the event's person), so one subject's commands keep their order and the engine's
+state for them stays on one partition.
 """
 
 from typing import Any, Literal
@@ -21,6 +27,8 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 __all__ = [
     "Change",
     "Command",
+    "CommandType",
+    "Start",
     "Environment",
     "Kind",
     "command_key",
@@ -44,8 +52,9 @@ def parse_definition_key(key: bytes) -> tuple[str, Environment, Kind, str]:
     return project_id, environment, kind, name
 
 
-def command_key(project_id: str, environment: Environment, user_key: str) -> bytes:
-    return orjson.dumps([project_id, environment, user_key])
+def command_key(project_id: str, environment: Environment, subject: str) -> bytes:
+    """The key of a command: its project, environment and subject (a user key, or a person)."""
+    return orjson.dumps([project_id, environment, subject])
 
 
 class Change(BaseModel):
@@ -73,27 +82,50 @@ class Change(BaseModel):
         return orjson.dumps(self.model_dump(exclude_none=True), option=orjson.OPT_UTC_Z)
 
 
+CommandType = Literal["trigger", "execute", "stop", "event"]
+
+
+class Start(BaseModel):
+    """One execution a command starts: the workflow, and the published definition it runs."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    workflow_id: str = Field(min_length=1)
+    version: int = Field(ge=0, description="The published version (0: a never published draft).")
+    user_key: str = Field(min_length=1, description="The workflow's owner.")
+    template: dict[str, Any] = Field(description="The template run, as it was when recorded.")
+    stop_event: str | None = Field(None, description="The event that stops the execution.")
+
+
 class Command(BaseModel):
     """Something for the workflow engine to do, recorded by the API (`POST /trigger`,
-    `POST /workflows/:id/execute`, `POST /executions/stop`)."""
+    `POST /workflows/:id/execute`, `POST /executions/stop`) or by the processors (`event`)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
     schema_version: Literal[1] = Field(1, description="Version of this record's schema.")
-    type: Literal["trigger", "execute", "stop"]
+    type: CommandType
     request_id: str = Field(
         min_length=1,
         description="Unique per request (the Idempotency-Key's stored request when one was "
-        "sent): the engine derives execution ids from it, so a replay starts nothing new.",
+        "sent; for `event`, the event's id): the engine derives execution ids from it, so a "
+        "replay starts nothing new.",
     )
     project_id: str = Field(min_length=1)
     environment: Environment
-    user_key: str = Field(min_length=1)
+    user_key: str = Field(
+        min_length=1, description="The API's user; for `event`, the event's person."
+    )
     at: AwareDatetime
-    event: str | None = Field(None, description="trigger: the event name.")
+    event: str | None = Field(None, description="trigger, event: the event name.")
     all_workflows: bool = Field(False, description="trigger: every workflow of the user.")
     workflow_ids: list[str] = Field(
-        default_factory=list, description="trigger, execute: the workflows named."
+        default_factory=list,
+        description="trigger, execute: the workflows named; event: the workflows whose stop "
+        "event this is (the person's executions of them stop).",
+    )
+    starts: list[Start] = Field(
+        default_factory=list, description="trigger, execute, event: the executions to start."
     )
     execution_data: dict[str, Any] = Field(default_factory=dict)
     template: dict[str, Any] | None = Field(
