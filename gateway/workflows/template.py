@@ -15,12 +15,13 @@ problem by its place (`template.nodes[2].delay_unit`) and its node or edge. Open
 
 import math
 import re
-from collections.abc import Container, Iterator
+from collections.abc import Iterator
 from graphlib import CycleError, TopologicalSorter
 from typing import Any
 from urllib.parse import urlsplit
 
 from gateway.errors import Problem
+from schemas.templates import edge_splits
 
 __all__ = [
     "DELAY_UNITS",
@@ -28,7 +29,6 @@ __all__ = [
     "NODE_TYPES",
     "actions_count",
     "coerce_form_template",
-    "parse_edge",
     "validate_template",
 ]
 
@@ -71,13 +71,6 @@ def actions_count(template: dict[str, Any]) -> int:
     """The nodes that do something: every node but Start (the seed counts 3 for a, b, c)."""
     nodes = template.get("nodes") or []
     return sum(1 for node in nodes if isinstance(node, dict) and node.get("type") != "Start")
-
-
-def parse_edge(edge: str, node_ids: set[str]) -> tuple[str, str] | None:
-    """The (from, to) ids an edge joins: the one split at a '-' with both sides existing ids
-    (ids may hold '-' themselves); None when no split or more than one fits."""
-    splits = list(_splits(edge, node_ids))
-    return splits[0] if len(splits) == 1 else None
 
 
 def coerce_form_template(template: Any) -> Any:
@@ -198,12 +191,6 @@ def _line_problem(line: str, *, header: bool) -> str | None:
     return None
 
 
-def _splits(edge: str, node_ids: Container[str]) -> Iterator[tuple[str, str]]:
-    for at, char in enumerate(edge):
-        if char == "-" and edge[:at] in node_ids and edge[at + 1 :] in node_ids:
-            yield edge[:at], edge[at + 1 :]
-
-
 def _edge_pairs(
     edges: list[Any], ids: dict[str, int], field: str, problems: list[Problem]
 ) -> dict[int, tuple[str, str]]:
@@ -214,7 +201,7 @@ def _edge_pairs(
         reason = None
         if not isinstance(edge, str):
             reason = f"edge #{index}: must be a string 'from-to', got {edge!r}"
-        elif len(splits := list(_splits(edge, ids))) != 1:
+        elif len(splits := list(edge_splits(edge, ids))) != 1:
             reason = f"edge {edge!r}: " + _split_problem(edge, ids, splits)
         elif splits[0][0] == splits[0][1]:
             reason = f"edge {edge!r}: node {splits[0][0]!r} cannot lead to itself"

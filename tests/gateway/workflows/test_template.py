@@ -11,9 +11,9 @@ from gateway.workflows.forms import parse_form
 from gateway.workflows.template import (
     actions_count,
     coerce_form_template,
-    parse_edge,
     validate_template,
 )
+from schemas.templates import parse_edge
 
 # The seed's "workflow template object" example, as sent.
 SEED_TEMPLATE: dict[str, Any] = {
