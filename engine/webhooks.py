@@ -22,6 +22,7 @@ other: the guard checked the URL the author gave, and a receiver's redirect coul
 Proxies from the environment are not used, for the same reason.
 """
 
+import asyncio
 import base64
 import hashlib
 import hmac
@@ -138,7 +139,7 @@ class AttemptResult:
 
 
 class WebhookSender:
-    """One HTTP client for every attempt of a worker, at most `webhook_concurrency` connections."""
+    """One HTTP client for every attempt of a worker, at most `webhook_concurrency` at once."""
 
     def __init__(self, settings: EngineSettings, master_key: str) -> None:
         self._timeout_s = settings.webhook_timeout_s
@@ -146,6 +147,9 @@ class WebhookSender:
         self._allow = AllowList.parse(settings.webhook_allow)
         self._master_key = master_key
         self._session: aiohttp.ClientSession | None = None
+        # Attempts beyond the limit wait here, outside the timeout: a busy sender must not fail
+        # requests that never left (the connector's own queue would count against it).
+        self._slots = asyncio.Semaphore(settings.webhook_concurrency)
 
     async def start(self) -> None:
         if self._session is None:
@@ -172,8 +176,14 @@ class WebhookSender:
             return AttemptResult(None, f"{delivery.url!r} is not a URL: {exc}", None, True)
         if reason := target_refusal(url, self._allow):
             return AttemptResult(None, reason, None, True)
+        async with self._slots:
+            return await self._post(self._session, url, delivery)
+
+    async def _post(
+        self, session: aiohttp.ClientSession, url: URL, delivery: Delivery
+    ) -> AttemptResult:
         try:
-            async with self._session.post(
+            async with session.post(
                 url, data=delivery.body.encode(), headers=self._headers(delivery),
                 allow_redirects=False,
             ) as response:  # fmt: skip

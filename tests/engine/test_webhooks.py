@@ -5,7 +5,8 @@ guard, and the engine's settings for them."""
 import asyncio
 import stat
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from ipaddress import ip_address
 from pathlib import Path
 from typing import Any, TypeVar
@@ -89,23 +90,43 @@ def test_each_project_has_its_own_secret_from_the_master_key() -> None:
 # Real HTTP on 127.0.0.1: the sender against the shipped receiver.
 
 
+@asynccontextmanager
+async def sending(**settings: Any) -> AsyncIterator[WebhookSender]:
+    sender = WebhookSender(EngineSettings(**{"webhook_allow": ["127.0.0.1"]} | settings), KEY)
+    await sender.start()
+    try:
+        yield sender
+    finally:
+        await sender.stop()
+
+
 def exchange(
     run: Callable[[WebhookSender, Receiver, int], Awaitable[T]],
     script: str = "",
     **settings: Any,
 ) -> T:
+    """`run` against the shipped receiver, following `script`."""
+
     async def go() -> T:
         receiver = Receiver(project_secret(KEY, "p1"), parse_script(script))
-        sender = WebhookSender(EngineSettings(**{"webhook_allow": ["127.0.0.1"]} | settings), KEY)
-        port = await receiver.start()
-        await sender.start()
-        try:
-            return await run(sender, receiver, port)
-        finally:
-            await sender.stop()
-            await receiver.stop()
+        async with sending(**settings) as sender, receiver:
+            return await run(sender, receiver, await receiver.start())
 
     return asyncio.run(go())
+
+
+@asynccontextmanager
+async def serving(answer: Callable[[web.Request], Awaitable[web.Response]]) -> AsyncIterator[int]:
+    """A server answering POST /hook with `answer`, for what the receiver does not show."""
+    app = web.Application()
+    app.router.add_post("/hook", answer)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    try:
+        yield runner.addresses[0][1]
+    finally:
+        await runner.cleanup()
 
 
 def delivery(port: int, url: str = "http://127.0.0.1:{port}/hook", **fields: str) -> Delivery:
@@ -155,19 +176,9 @@ def test_our_headers_replace_the_nodes_and_redirects_are_not_followed() -> None:
         return web.Response(status=302, headers={"Location": "http://169.254.169.254/"})
 
     async def run() -> AttemptResult:
-        app = web.Application()
-        app.router.add_post("/hook", answer)
-        runner = web.AppRunner(app)
-        await runner.setup()
-        await web.TCPSite(runner, "127.0.0.1", 0).start()
-        sender = WebhookSender(EngineSettings(webhook_allow=["127.0.0.1"]), KEY)
-        await sender.start()
-        try:
+        async with sending() as sender, serving(answer) as port:
             node_headers = "Idempotency-Key: x\nuser-agent: y\nX-Mine: z"
-            return await sender.attempt(delivery(runner.addresses[0][1], headers=node_headers))
-        finally:
-            await sender.stop()
-            await runner.cleanup()
+            return await sender.attempt(delivery(port, headers=node_headers))
 
     result = asyncio.run(run())
     redirect = "HTTP 302: redirect to http://169.254.169.254/ not followed"
@@ -177,6 +188,26 @@ def test_our_headers_replace_the_nodes_and_redirects_are_not_followed() -> None:
     assert (headers["Idempotency-Key"], headers["webhook-id"]) == (sent_id, sent_id)
     assert (headers["User-Agent"], headers["X-Mine"]) == (USER_AGENT, "z")
     assert headers["Content-Type"] == "application/json"
+
+
+def test_attempts_beyond_the_concurrency_wait_outside_the_timeout() -> None:
+    in_flight, most = 0, 0
+
+    async def answer(request: web.Request) -> web.Response:
+        nonlocal in_flight, most
+        in_flight += 1
+        most = max(most, in_flight)
+        await asyncio.sleep(0.2)
+        in_flight -= 1
+        return web.Response(status=204)
+
+    async def run() -> list[AttemptResult]:
+        settings = {"webhook_concurrency": 2, "webhook_timeout_s": 0.5}
+        async with sending(**settings) as sender, serving(answer) as port:
+            return await asyncio.gather(*(sender.attempt(delivery(port)) for _ in range(6)))
+
+    assert [r.status for r in asyncio.run(run())] == [204] * 6  # three rounds: 0.6 s > 0.5 s
+    assert most == 2
 
 
 # The SSRF guard. The receiver listens on 127.0.0.1 throughout: a target that were not refused
