@@ -29,6 +29,7 @@ and the other keys hold at that offset what they held when it was first decided
 (tests/runtime/test_definitions.py replays random races through compaction to check it).
 """
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
@@ -110,11 +111,13 @@ class Definitions:
 
     def published_count(self) -> int:
         """Workflows, in every project and environment, with a published version."""
-        return sum(
-            1
-            for (_, _, kind, _), stored in self._live.items()
-            if kind == "workflow" and stored.object.get("last_published_at") is not None
-        )
+        return sum(1 for _ in self.published_workflows())
+
+    def published_workflows(self) -> Iterator[tuple[str, Environment, dict[str, Any]]]:
+        """Every workflow with a published version, as (project id, environment, workflow)."""
+        for (project_id, environment, kind, _), stored in self._live.items():
+            if kind == "workflow" and stored.object.get("last_published_at") is not None:
+                yield project_id, environment, stored.object
 
     def apply(self, key: bytes, value: bytes | None) -> Decision | None:
         """Apply one record of the topic; the decision, or None for a tombstone or a foreign
