@@ -4,15 +4,18 @@ Two agents, co-partitioned (same partition counts, same keys, so faust gives par
 topics to one worker):
 - `headwater.entries` reads the compacted entries topic into the `entries` table;
 - `headwater.raw-to-events` reads the raw topic, hands each record to the chain (decode, dedupe,
-  entry, identity, split, route) and sends what it returns: the event to the events partition of
-  the raw record's number, or a dead letter.
+  entry, identity, split, route, trigger) and sends what it returns: the event to the events
+  partition of the raw record's number and the command for the workflow engine it makes, if any;
+  or a dead letter.
 
 State is in faust tables on RocksDB, each with its changelog topic: `seen` (dedupe), `links`
 (anonymous id -> user) and `entries`. Processing is at least once toward Kafka and deterministic
 on replay, and the sink skips outputs whose raw record already passed: exactly once in effect
 (docs/pipeline.md, "Delivery guarantees"). This module holds what is faust's: topics, tables,
 agents, sending, and the worker's exit when a record could be committed past unhandled. The worker
-also follows the Embed Workflow API's definitions (runtime/definition_replica.py).
+also follows the Embed Workflow API's definitions (runtime/definition_replica.py), for the chain's
+trigger step (processors/triggers.py). A command is on faust's producer with its event, so it is
+in Kafka before the raw record's offset is committed.
 """
 
 import asyncio
@@ -36,6 +39,7 @@ from processors.entry_index import EntryIndex
 from processors.gaps import RawGaps
 from processors.identity import IdentityLinks
 from processors.settings import ProcessorSettings
+from processors.triggers import WorkflowChanges, WorkflowTriggers
 from runtime.definition_replica import DefinitionReplica
 from runtime.settings import KafkaSettings
 from runtime.tasks import Lifecycle
@@ -95,10 +99,10 @@ def create_app(
         metrics=metrics,
         entry_wait_ms=settings.entry_wait_ms,
         entries_end=lambda partition: app.consumer.highwater(TP(topics.ENTRIES, partition)),
+        triggers=_follow_workflow_definitions(app, kafka, settings.app_id, metrics),
     )
     gaps = RawGaps(kafka, settings.app_id, topics.RAW)
     app.add_dependency(_StartedBeforeTheAgents(gaps))
-    _follow_workflow_definitions(app, kafka, settings.app_id, metrics)
 
     @app.agent(_raw_topic(app, topics.ENTRIES), name="headwater.entries")
     async def follow_entries(stream: faust.StreamT) -> None:
@@ -117,7 +121,7 @@ def create_app(
                 if missed is None:
                     continue  # delivered again after a rebalance; already handled
                 for raw in (*missed, message):
-                    if (outgoing := await chain.handle(raw)) is not None:
+                    for outgoing in await chain.handle(raw):
                         await _send(app, outgoing)
 
     return app
@@ -125,17 +129,18 @@ def create_app(
 
 def _follow_workflow_definitions(
     app: faust.App, kafka: KafkaSettings, app_id: str, metrics: ComponentMetrics
-) -> DefinitionReplica:
+) -> WorkflowTriggers:
     """The Embed Workflow API's definitions, replicated here for the workflow triggers the
-    processing chain will match; `headwater_workflows_published` shows how many it knows."""
-    definitions = DefinitionReplica(kafka, f"{app_id}-workflows")
+    processing chain matches; `headwater_workflows_published` shows how many it knows."""
+    changes = WorkflowChanges()
+    definitions = DefinitionReplica(kafka, f"{app_id}-workflows", changes.saw)
     app.add_dependency(_StartedBeforeTheAgents(definitions))
     Gauge(
         "headwater_workflows_published",
         "Published workflows in this process's replica of the definitions.",
         registry=metrics.registry,
     ).set_function(lambda: definitions.state.published_count())
-    return definitions
+    return WorkflowTriggers(definitions, changes, metrics)
 
 
 async def _send(app: faust.App, outgoing: Outgoing) -> None:

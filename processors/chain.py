@@ -1,6 +1,7 @@
 """The processing chain: what one raw record becomes, with no faust and no Kafka in sight.
 
-decode -> dedupe -> entry -> identity -> split -> route, for each record of the raw topic:
+decode -> dedupe -> entry -> identity -> split -> route -> trigger, for each record of the raw
+topic:
 
 1. decode the `Event` (a tombstone or a record that is not an `Event` is a dead letter, its reason
    from `schemas.dead_letter.reason_for`);
@@ -10,15 +11,20 @@ decode -> dedupe -> entry -> identity -> split -> route, for each record of the 
 4. identity: record the link the event carries and resolve its person (`processors.identity`);
 5. split its properties into metrics and dimensions (`processors.split_metrics`);
 6. route it to the events partition of the raw record's number, naming the raw record in a header
-   (`schemas.topics.SOURCE_HEADER`), so the sink can skip outputs whose raw record already passed.
+   (`schemas.topics.SOURCE_HEADER`), so the sink can skip outputs whose raw record already passed;
+7. trigger: the workflows the final event starts or stops (`processors.triggers`) make one
+   command for the engine, sent to `headwater.workflow-commands` beside the event. Its request id
+   is the event's id, so the same raw record read again after a crash makes the same command, and
+   the engine starts nothing new for it.
 
 A record that fails any step, the encoder included, becomes a dead letter carrying the reason and
 the original bytes: the record is kept, not the crash. A sighting is remembered only once its
 event is handed on, so a dead letter put back after a fix is not taken for a duplicate.
 
 The state is passed in: the steps' mappings (faust tables in the worker, dicts in the tests), the
-sweeper, and where the entries topic ends. `Chain.handle` counts what it decides and returns what
-to send; `processors/app.py` sends it on faust's producer, in the order of the raw records.
+sweeper, where the entries topic ends, and the workflow triggers. `Chain.handle` counts what it
+decides and returns what to send; `processors/app.py` sends it on faust's producer, in the order
+of the raw records, and faust flushes the producer before it commits a raw offset.
 """
 
 import asyncio
@@ -33,10 +39,12 @@ from processors.dedupe import SeenSet, Sweeper, event_identity
 from processors.entry_index import EntryIndex
 from processors.identity import IdentityLinks
 from processors.split_metrics import split_metrics
+from processors.triggers import WorkflowTriggers
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
 from schemas.event import Event, decode, encode
+from schemas.workflows import Command
 
 __all__ = ["Chain", "Outgoing", "RawRecord"]
 
@@ -58,7 +66,8 @@ class RawRecord(Protocol):
 
 @dataclass(frozen=True, slots=True)
 class Outgoing:
-    """A record to send: a processed event, or a dead letter."""
+    """A record to send: a processed event, a command for the workflow engine, or a dead
+    letter."""
 
     topic: str
     key: bytes | None
@@ -87,41 +96,49 @@ class Chain:
     metrics: ComponentMetrics
     entry_wait_ms: int
     entries_end: Callable[[int], int | None]  # a partition's end offset, as the consumer saw it
+    triggers: WorkflowTriggers
 
-    async def handle(self, record: RawRecord) -> Outgoing | None:
-        """What one raw record becomes: its processed event, a dead letter, or None (dropped as
-        a duplicate)."""
+    async def handle(self, record: RawRecord) -> list[Outgoing]:
+        """What one raw record becomes: its processed event (and the command it makes for the
+        workflow engine, if any), a dead letter, or nothing (a duplicate)."""
         self.metrics.inc(self.metrics.events_received, record.topic, record.partition)
         try:
             outgoing = await self._process(record)
         except _Unprocessable as exc:
-            return self._set_aside(record, exc.reason, str(exc))
+            return [self._set_aside(record, exc.reason, str(exc))]
         except ValidationError as exc:
-            return self._set_aside(record, reason_for(exc), str(exc))
+            return [self._set_aside(record, reason_for(exc), str(exc))]
         except Exception as exc:  # a step or the encoder failed: keep the record, not the crash
             log.exception("processing failed", extra={"offset": record.offset})
-            return self._set_aside(record, "processing_failed", repr(exc))
+            return [self._set_aside(record, "processing_failed", repr(exc))]
         finally:
             self.sweeper.step(record.partition)
-        if outgoing is None:
+        if not outgoing:
             self.metrics.inc(self.metrics.duplicates, record.topic, record.partition)
             self.metrics.inc(self.metrics.events_dropped, record.topic, record.partition)
         else:
-            self.metrics.inc(self.metrics.events_sent, outgoing.topic, record.partition)
+            self.metrics.inc(self.metrics.events_sent, outgoing[0].topic, record.partition)
         return outgoing
 
-    async def _process(self, record: RawRecord) -> Outgoing | None:
-        """The processed event to hand on, or None for a duplicate."""
+    async def _process(self, record: RawRecord) -> list[Outgoing]:
+        """The processed event to hand on and its command, if any; [] for a duplicate."""
         event = decode(record.value or b"")  # a tombstone is not an event: invalid_record
         identity = event_identity(event)
         if self.seen.is_duplicate(identity, event, record.offset):
-            return None
+            return []
         if (entry_key := event.names_entry()) is not None:
             event = await self._with_entry(event, entry_key, record.partition)
-        output = encode(split_metrics(self.links.resolve(event)))
+        final = split_metrics(self.links.resolve(event))
+        output = encode(final)
+        if not self.triggers.ready:
+            await self.triggers.caught_up()
+        command = self.triggers.commands_for(final)
         self.seen.remember(identity, event, record.offset)
         self.sweeper.advance(record.partition, event)
-        return _route(record, output)
+        if command is None:
+            return [_route(record, output)]
+        self.triggers.count(command, record.partition)
+        return [_route(record, output), _command(command)]
 
     async def _with_entry(self, event: Event, entry_key: bytes, partition: int) -> Event:
         """Resolve the event's entry, first waiting out entries this worker has not read yet."""
@@ -155,6 +172,12 @@ class Chain:
         self.metrics.inc(self.metrics.events_dropped, record.topic, record.partition)
         log.warning("dead letter", extra={"reason": reason, "offset": record.offset})
         return Outgoing(topics.DEAD_LETTER, record.key, letter.encode())
+
+
+def _command(command: Command) -> Outgoing:
+    """Keyed by project, environment and person: the engine keeps a person's executions on one
+    partition, in the order of their commands."""
+    return Outgoing(topics.WORKFLOW_COMMANDS, command.kafka_key(), command.encode())
 
 
 def _route(record: RawRecord, output: bytes) -> Outgoing:

@@ -3,93 +3,21 @@ becomes (an event for the events topic, a dead letter, or nothing), and what is 
 
 import asyncio
 import time
-from dataclasses import dataclass
 from datetime import timedelta
 
 import orjson
 
-from processors.chain import Chain, Outgoing
-from processors.dedupe import SeenSet, Sweeper, event_identity
-from processors.entry_index import EntryIndex
-from processors.identity import IdentityLinks
-from runtime.telemetry import ComponentMetrics
+from processors.chain import Outgoing
+from processors.dedupe import event_identity
 from schemas import topics
-from schemas.entry import Entry
-from schemas.event import Event, decode, encode
+from schemas.event import decode, encode
 from tests.factories import NOW, make_event
-from tests.processors.state import dict_slice
-
-PARTITION = 2
-KEY = b"raw-key"
-WINDOW_MS = 60_000
-ENTRY = Entry(
-    project_id="p1", embeddable_id="flow", identifier_key="email",
-    identifier_value="ann@example.com", entry_id="entry-ann", updated_at=NOW,
-)  # fmt: skip
-EMBEDDABLE = {"source_format": "embeddables", "embeddable_id": "flow", "identifier_key": "email",
-              "identifier_value": "ann@example.com"}  # fmt: skip
-
-
-@dataclass
-class RawRecord:
-    """A raw record as faust's `Message` or aiokafka's `ConsumerRecord` carries it."""
-
-    offset: int
-    value: bytes | None
-    key: bytes | None = KEY
-    topic: str = topics.RAW
-    partition: int = PARTITION
-
-
-class Worker:
-    """A chain over dict tables; the test sets where the entries topic ends."""
-
-    def __init__(self, entry_wait_ms: int = 0, sweep_every: int = 64) -> None:
-        self.seen_table: dict[bytes, bytes] = {}
-        self.metrics = ComponentMetrics("processors")
-        self.entries = EntryIndex({})
-        self.entries_end: int | None = None
-        seen = SeenSet(self.seen_table, WINDOW_MS)
-        self.chain = Chain(
-            seen=seen,
-            entries=self.entries,
-            links=IdentityLinks({}),
-            sweeper=Sweeper(seen, dict_slice(self.seen_table), sweep_every, 256),
-            metrics=self.metrics,
-            entry_wait_ms=entry_wait_ms,
-            entries_end=lambda partition: self.entries_end,
-        )
-
-    def handle(self, offset: int, value: bytes | None) -> Outgoing | None:
-        return asyncio.run(self.chain.handle(RawRecord(offset, value)))
-
-    def handed_on(self, offset: int, event: Event) -> Event:
-        """The event as the chain hands it on to the events topic."""
-        outgoing = self.handle(offset, encode(event))
-        assert outgoing is not None and outgoing.topic == topics.EVENTS, outgoing
-        return decode(outgoing.value)
-
-    def set_aside(self, offset: int, value: bytes | None) -> dict[str, object]:
-        """The dead letter the chain sends for this record."""
-        outgoing = self.handle(offset, value)
-        assert outgoing is not None and outgoing.topic == topics.DEAD_LETTER, outgoing
-        assert outgoing.key == KEY
-        letter: dict[str, object] = orjson.loads(outgoing.value)
-        return letter
-
-    def count(self, counter: str, topic: str = topics.RAW) -> float:
-        labels = {"component": "processors", "topic": topic, "partition": str(PARTITION)}
-        value = self.metrics.registry.get_sample_value(f"headwater_{counter}_total", labels)
-        return value or 0.0
-
-    def apply_entry(self) -> None:
-        self.entries.apply(PARTITION, 0, ENTRY.kafka_key(), ENTRY.encode())
+from tests.processors.chain_worker import EMBEDDABLE, KEY, PARTITION, RawRecord, Worker
 
 
 def test_an_event_goes_to_the_events_partition_of_its_raw_record_naming_it_in_a_header() -> None:
     worker = Worker()
-    outgoing = worker.handle(7, encode(make_event(user_id="u1", properties={"amount": 3})))
-    assert outgoing is not None
+    [outgoing] = worker.handle(7, encode(make_event(user_id="u1", properties={"amount": 3})))
     assert (outgoing.topic, outgoing.key, outgoing.partition) == (topics.EVENTS, KEY, PARTITION)
     assert outgoing.headers == [(topics.SOURCE_HEADER, b"2:7")]
     assert (worker.count("events_received"), worker.count("events_sent", topics.EVENTS)) == (1, 1)
@@ -111,7 +39,7 @@ def test_a_repeat_is_dropped_and_counted_and_a_replayed_record_gives_the_same_ou
     worker = Worker()
     event = make_event(idempotency_key="key-1")
     first = worker.handle(1, encode(event))
-    assert worker.handle(2, encode(event.model_copy(update={"url": "https://other"}))) is None
+    assert worker.handle(2, encode(event.model_copy(update={"url": "https://other"}))) == []
     assert worker.handle(1, encode(event)) == first  # read again after a crash: not a repeat
     assert (worker.count("duplicates"), worker.count("events_dropped")) == (1, 1)
 
@@ -138,7 +66,7 @@ def test_an_event_waits_for_the_entries_not_read_yet() -> None:
     worker = Worker(entry_wait_ms=5_000)
     worker.entries_end = 1  # the entries partition holds a record the worker has not applied
 
-    async def entry_read_meanwhile() -> Outgoing | None:
+    async def entry_read_meanwhile() -> list[Outgoing]:
         handling = asyncio.create_task(
             worker.chain.handle(RawRecord(1, encode(make_event(**EMBEDDABLE))))
         )
@@ -147,8 +75,8 @@ def test_an_event_waits_for_the_entries_not_read_yet() -> None:
         worker.apply_entry()
         return await handling
 
-    outgoing = asyncio.run(entry_read_meanwhile())
-    assert outgoing is not None and decode(outgoing.value).person_id == "entry-ann"
+    [outgoing] = asyncio.run(entry_read_meanwhile())
+    assert decode(outgoing.value).person_id == "entry-ann"
 
 
 def test_the_wait_for_entries_is_bounded() -> None:
