@@ -91,7 +91,9 @@ class RecordPublisher(Lifecycle):
         try:
             async with asyncio.timeout(timeout):
                 deliveries = [
-                    await producer.send(record.topic, record.value, key=record.key)
+                    await producer.send(
+                        record.topic, record.value, key=record.key, partition=record.partition
+                    )
                     for record in records
                 ]
                 # gather costs a task per record; a single event (the common case) needs none
@@ -109,6 +111,22 @@ class RecordPublisher(Lifecycle):
             self._pending -= len(records)
         self._metrics.produce_latency.observe(time.perf_counter() - started)
         return [ack.partition for ack in acks]
+
+    async def partitions(self, topic: str) -> list[int]:
+        """The topic's partitions, as the producer's metadata knows them (fetched if need be),
+        or KafkaUnavailable."""
+        producer = self._producer
+        if producer is None:
+            raise KafkaUnavailable.at("kafka", "not connected to Kafka yet", self._retry_after)
+        timeout = self._settings.produce_timeout_ms / 1000
+        try:
+            async with asyncio.timeout(timeout):
+                found = await producer.partitions_for(topic)
+        except (KafkaError, TimeoutError) as exc:
+            raise KafkaUnavailable.at(
+                "kafka", f"no metadata of {topic} within {timeout}s", self._retry_after
+            ) from exc
+        return sorted(found)
 
     async def _run(self) -> None:
         self._producer = await self._connect()

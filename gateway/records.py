@@ -31,6 +31,7 @@ class OutgoingRecord:
     topic: str
     key: bytes
     value: bytes | None
+    partition: int | None = None  # None: the key's partition
 
 
 def event_record(event: Event, keeps_bots_apart: bool) -> OutgoingRecord:

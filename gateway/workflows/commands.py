@@ -5,13 +5,24 @@ answers only once Kafka has the command (`headwater.workflow-commands`); the eng
 command carries the request's id: with an Idempotency-Key it is the key's stored request, so a
 retried request records nothing new, and the engine derives its execution ids from it.
 
+A command that starts executions carries each one's `Start`, resolved here from this process's
+replica when the request is answered: the workflow and the published definition it runs. So the
+engine never decides from definitions that moved on, and an edit after the answer changes
+nothing the request started. What `POST /trigger` starts (each workflow once):
+- `event`: the user's published workflows in the key's environment with `auto_start`, that event
+  as their trigger, and conditions that hold on `{name: event, properties: execution_data}`;
+- `workflow_ids`, `workflow_keys`: those workflows' published definitions; one never published is
+  a 422 (execute runs a draft);
+- `all_workflows`: every published workflow of the user.
+Execute starts the workflow's published definition, or the draft of one never published.
+
 A publishable key may only trigger an event (what a page does when a visitor acts, as the
 browser trackers send events with public tokens); naming workflows to start needs the secret key.
 """
 
 from typing import Any
 
-from gateway.errors import Forbidden, InvalidPayload, NotFound
+from gateway.errors import Forbidden, GatewayError, InvalidPayload, NotFound
 from gateway.workflows.auth import Caller
 from gateway.workflows.models import (
     ExecuteParams,
@@ -23,11 +34,17 @@ from gateway.workflows.models import (
 from gateway.workflows.store import DefinitionStore
 from gateway.workflows.template import validate_template
 from gateway.workflows.users import Users
-from gateway.workflows.workflows import Workflows, published_template
+from gateway.workflows.workflows import Workflows
 from gateway.workflows.writes import now
-from schemas.workflows import Command
+from runtime.conditions import Subject
+from runtime.triggers import start_of, trigger_of
+from schemas.workflows import Command, Start
 
-__all__ = ["Commands"]
+__all__ = ["Commands", "NotPublished"]
+
+
+class NotPublished(GatewayError, status=422, code="NOT_PUBLISHED"):
+    """`POST /trigger` named a workflow that has no published version."""
 
 
 class Commands:
@@ -40,14 +57,14 @@ class Commands:
         self, caller: Caller, ident: str, params: ExecuteParams, request_id: str
     ) -> dict[str, Any]:
         workflow = self._workflows.find(caller, ident, params).object
-        template = published_template(workflow)
-        problems = validate_template(template, field="template")
+        start = start_of(workflow)
+        problems = validate_template(start.template, field="template")
         if problems:
             raise InvalidPayload(problems)
         await self._record(
             caller, workflow["user_key"], request_id, type="execute",
             workflow_ids=[workflow["id"]], execution_data=params.execution_data,
-            template=template, workflow_version=workflow["version"],
+            template=start.template, workflow_version=start.version, starts=[start],
         )  # fmt: skip
         return workflow
 
@@ -64,12 +81,15 @@ class Commands:
             raise InvalidPayload.at(
                 "event", "name an event, workflow_ids, workflow_keys or all_workflows"
             )
-        named = [*ids, *(self._id_of_key(caller, params.user_key, key) for key in keys)]
-        for workflow_id in ids:
-            self._workflows.find(caller, workflow_id, FetchParams())  # 404 for an unknown id
+        named = [
+            *(("workflow_ids", self._workflows.find(caller, i, FetchParams()).object) for i in ids),
+            *(("workflow_keys", self._keyed(caller, params.user_key, key)) for key in keys),
+        ]
+        starts = self._starts(caller, params, named)
         await self._record(
             caller, params.user_key, request_id, type="trigger", event=params.event,
-            all_workflows=params.all_workflows, workflow_ids=list(dict.fromkeys(named)),
+            all_workflows=params.all_workflows, starts=starts,
+            workflow_ids=list(dict.fromkeys(workflow["id"] for _, workflow in named)),
             execution_data=params.execution_data,
         )  # fmt: skip
 
@@ -79,12 +99,41 @@ class Commands:
             filters=params.filters,
         )  # fmt: skip
 
-    def _id_of_key(self, caller: Caller, user: str, key: str) -> str:
+    def _starts(
+        self, caller: Caller, params: TriggerParams, named: list[tuple[str, dict[str, Any]]]
+    ) -> list[Start]:
+        """What the trigger starts: by event, by name, every workflow; each workflow once."""
         state = self._store.state
-        found = state.workflow_id(caller.project.id, caller.environment, user, key)
-        if found is None:
+        mine = [s.object for s in state.workflows(caller.project.id, caller.environment,
+                                                  params.user_key)]  # fmt: skip
+        starts: dict[str, Start] = {}
+        if params.event is not None:
+            subject = Subject(params.event, params.execution_data)
+            for workflow in mine:
+                trigger = trigger_of(workflow)
+                if trigger is not None and trigger.event == params.event and trigger.holds(subject):
+                    starts.setdefault(workflow["id"], trigger.start)
+        for field, workflow in named:
+            if workflow["last_published_at"] is None:
+                raise NotPublished.at(
+                    field,
+                    f"workflow {workflow['id']} ({workflow['key']}) has never been published: "
+                    "publish it first or use execute",
+                )
+            starts.setdefault(workflow["id"], start_of(workflow))
+        for workflow in mine if params.all_workflows else ():
+            if workflow["last_published_at"] is not None:
+                starts.setdefault(workflow["id"], start_of(workflow))
+        return list(starts.values())
+
+    def _keyed(self, caller: Caller, user: str, key: str) -> dict[str, Any]:
+        state = self._store.state
+        project, environment = caller.project.id, caller.environment
+        found = state.workflow_id(project, environment, user, key)
+        stored = None if found is None else state.get(project, environment, "workflow", found)
+        if stored is None:
             raise NotFound.at("workflow_keys", f"no workflow with the key {key!r}")
-        return found
+        return stored.object
 
     async def _record(self, caller: Caller, user: str, request_id: str, **fields: Any) -> None:
         await self._users.discover(caller, user)
@@ -92,4 +141,4 @@ class Commands:
             request_id=request_id, project_id=caller.project.id,
             environment=caller.environment, user_key=user, at=now(), **fields,
         )  # fmt: skip
-        await self._store.record(command)
+        await self._store.record(command, every_partition=command.type == "stop")

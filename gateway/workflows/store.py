@@ -7,12 +7,17 @@ apply the change within their replica's fetch wait (100 ms) once Kafka has it.
 
 The store also repairs: after a refused change it re-publishes the key's decided state, so
 compaction never leaves a refused change as a key's last word (see runtime/definitions.py).
+
+Commands go to `headwater.workflow-commands`, keyed by their subject; a stop goes to every
+partition of it instead (`every_partition`): the executions it may stop were started by events
+too, keyed by each event's person, so they live on any partition.
 """
 
 import asyncio
 import logging
 import uuid
 from datetime import UTC, datetime
+from typing import Protocol
 
 from gateway.errors import KafkaUnavailable
 from gateway.ingest import Publisher
@@ -24,17 +29,24 @@ from runtime.tasks import BackgroundTask, Lifecycle
 from schemas import topics
 from schemas.workflows import Change, Command, parse_definition_key
 
-__all__ = ["DefinitionStore"]
+__all__ = ["CommandPublisher", "DefinitionStore"]
 
 log = logging.getLogger(__name__)
 
 _SWEEP_EVERY_S = 600
 
 
+class CommandPublisher(Publisher, Protocol):
+    """The request path's publisher (gateway/publisher.py), which also knows a topic's
+    partitions."""
+
+    async def partitions(self, topic: str) -> list[int]: ...
+
+
 class DefinitionStore(Lifecycle):
     """The definitions as this process knows them, and the one way to change them."""
 
-    def __init__(self, kafka: KafkaSettings, publisher: Publisher, wait_s: float) -> None:
+    def __init__(self, kafka: KafkaSettings, publisher: CommandPublisher, wait_s: float) -> None:
         self._replica = DefinitionReplica(kafka, "headwater-gateway-workflows", self._decided)
         self._publisher = publisher
         self._wait_s = wait_s
@@ -79,12 +91,12 @@ class DefinitionStore(Lifecycle):
         finally:
             self._waiting.pop(change.request_id, None)
 
-    async def record(self, command: Command) -> None:
-        """Record a command for the workflow engine, durably (503 otherwise)."""
-        value = command.encode()
-        await self._publisher.publish(
-            [OutgoingRecord(topics.WORKFLOW_COMMANDS, command.kafka_key(), value)]
-        )
+    async def record(self, command: Command, every_partition: bool = False) -> None:
+        """Record a command for the workflow engine, durably (503 otherwise): on its key's
+        partition, or once on each partition of the topic."""
+        topic, key, value = topics.WORKFLOW_COMMANDS, command.kafka_key(), command.encode()
+        partitions = await self._publisher.partitions(topic) if every_partition else [None]
+        await self._publisher.publish([OutgoingRecord(topic, key, value, p) for p in partitions])
 
     def _decided(self, decision: Decision) -> None:
         waiting = self._waiting.get(decision.request_id)

@@ -6,32 +6,29 @@ Creating sets both (nothing runs until the first publish: `last_published_at` is
 changes the draft and makes `template_status` "draft"; an update with
 `template_status=published` validates the draft and makes it the published definition, counting a
 new `version` (executions name the version they run). Execute runs the published definition, or
-the draft of a workflow never published (how one tries a workflow out).
+the draft of a workflow never published (how one tries a workflow out). Trigger conditions are
+checked when given and again when published (runtime/conditions.py): a 400 names the place of
+each problem (`trigger_conditions.all[1].op`).
 """
 
 import secrets
 from datetime import datetime
 from typing import Any
 
-from gateway.errors import Conflict, InvalidPayload, NotFound
+from gateway.errors import Conflict, InvalidPayload, NotFound, Problem
 from gateway.workflows.auth import Caller
 from gateway.workflows.models import FetchParams, WorkflowParams
 from gateway.workflows.template import validate_template
 from gateway.workflows.users import Users
 from gateway.workflows.writes import Writer, iso, new_id, now
+from runtime.conditions import validate_conditions
 from runtime.definitions import Stored
 from schemas.workflows import Change
 
-__all__ = ["Workflows", "published_template"]
+__all__ = ["Workflows"]
 
 _DRAFTED = ("template", "event_trigger", "stop_event", "trigger_conditions")
 _CLONE_ATTEMPTS = 20
-
-
-def published_template(workflow: dict[str, Any]) -> dict[str, Any]:
-    """What an execution of the workflow runs."""
-    published = workflow["last_published_at"] is not None
-    return workflow["template"] if published else workflow["template_draft"]
 
 
 class Workflows:
@@ -57,6 +54,7 @@ class Workflows:
         if params.name is None:
             raise InvalidPayload.at("name", "is required")
         _check_draft(params.template, "template")
+        _check_conditions(params.trigger_conditions, "trigger_conditions")
         await self._users.discover(caller, params.user_key)
         workflow_id, moment = new_id(), now()
         definition = {
@@ -83,6 +81,7 @@ class Workflows:
     ) -> dict[str, Any]:
         workflow_id = self.find(caller, ident, params).object["id"]
         _check_draft(params.template, "template")
+        _check_conditions(params.trigger_conditions, "trigger_conditions")
 
         def edit(live: Stored | None) -> Change:
             if live is None:
@@ -171,8 +170,7 @@ _NULLABLE = ("event_trigger", "stop_event")
 
 def _publish(workflow: dict[str, Any], moment: str) -> None:
     problems = validate_template(workflow["template_draft"], field="template")
-    if problems:
-        raise InvalidPayload(problems)
+    _check_conditions(workflow["trigger_conditions_draft"], "trigger_conditions_draft", problems)
     for name in _DRAFTED:
         workflow[name] = workflow[f"{name}_draft"]
     workflow["template_status"] = "published"
@@ -188,6 +186,17 @@ def _check_draft(template: dict[str, Any] | None, field: str) -> None:
     problems = validate_template(template, field=field, draft=True)
     if problems:
         raise InvalidPayload(problems)
+
+
+def _check_conditions(
+    conditions: dict[str, Any] | None, field: str, problems: list[Problem] | None = None
+) -> None:
+    """A 400 naming every problem of `conditions` (a draft's too: it would only fail later, at
+    the publish), after the `problems` found already."""
+    wrong = validate_conditions(conditions or {}, field)
+    found = [*(problems or []), *(Problem(path, reason) for path, reason in wrong)]
+    if found:
+        raise InvalidPayload(found)
 
 
 def _slug(name: str) -> str:

@@ -218,6 +218,8 @@ def test_trigger_and_execute_check_what_they_name(workflow_gateways: WorkflowGat
     owner = user()
     with workflow_gateways.client() as client:
         made = create(client, owner, key="onboarding", template=TEMPLATE)
+        published = {"template_status": "published", "user_key": owner}
+        assert client.put(f"/workflows/{made['id']}", json=published).status_code == 200
         by_key = client.post(
             "/trigger", json={"workflow_keys": "onboarding,missing", "user_key": owner}
         )

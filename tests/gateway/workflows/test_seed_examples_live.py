@@ -228,9 +228,12 @@ def test_trigger(client: httpx2.Client, user_key: str) -> None:
 
 
 def test_trigger_named_workflows(client: httpx2.Client, user_key: str) -> None:
-    """The seed's comma-separated `workflow_ids` and `workflow_keys`."""
+    """The seed's comma-separated `workflow_ids` and `workflow_keys` (of published workflows: a
+    draft is run by execute)."""
     first = new_user_workflow(client, user_key)
     second = new_user_workflow(client, user_key, key="onboarding", name="Onboarding")
+    for workflow in (first, second):
+        publish(client, workflow["id"], user_key)
     named = [
         {"workflow_ids": f"{first['id']},{second['id']}"},
         {"workflow_keys": "new_user,onboarding"},
