@@ -34,6 +34,7 @@ log = logging.getLogger(__name__)
 
 SINK_TOPICS = (
     topics.EVENTS, topics.ENTRIES, topics.BOTS, topics.WORKFLOWS, topics.WORKFLOW_COMMANDS,
+    topics.WORKFLOW_HISTORY,
 )  # fmt: skip
 
 

@@ -5,9 +5,10 @@ Wire format:
 - **Events** (`headwater.events`) go in as JSON lines (`JSONEachRow`) that ClickHouse parses
   itself, fields by name, unknown ones skipped, omitted ones from the column defaults; persons,
   identities and the roll-ups follow from them through materialized views.
-- **Entries, bot counts, workflow versions and commands** (`headwater.entries`, `headwater.bots`,
-  `headwater.workflows`, `headwater.workflow-commands`), small tables, go in as columnar rows
-  (`rows.py`).
+- **Entries, bot counts, workflow versions, commands and execution steps** (`headwater.entries`,
+  `headwater.bots`, `headwater.workflows`, `headwater.workflow-commands`,
+  `headwater.workflow-history`), small tables, go in as columnar rows (`rows.py`); executions
+  follow from their steps through a materialized view.
 - **Every insert is synchronous and carries a deduplication token naming its offset range**
   (`<topic>:<partition>:<first>-<last>`), for the table and its views: the same range written
   again after a crash or a failed write is dropped by ClickHouse, which is what makes the

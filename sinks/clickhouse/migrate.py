@@ -10,9 +10,10 @@ On a sharded, replicated ClickHouse (`HEADWATER_CLICKHOUSE_CLUSTER`) the same fi
 `on_cluster`: every DDL statement runs ON CLUSTER, each `*MergeTree` becomes its `Replicated*`
 variant (Keeper paths from the server's defaults: `/clickhouse/tables/{uuid}/{shard}`, `{replica}`),
 and each table and view gets a Distributed `<name>_all` over the cluster. Materialized views stay
-per shard, feeding the tables beside them. Data statements (`INSERT ... SELECT`) run only on the
-shard migrate is connected to: a migration that rewrites data must read and write `_all` tables
-to cover a cluster.
+per shard, feeding the tables beside them. `ALTER TABLE` changes the table and its `_all` alike
+(a Distributed table takes added, changed and commented columns). Data statements (`INSERT ...
+SELECT`) run only on the shard migrate is connected to: a migration that rewrites data must read
+and write `_all` tables to cover a cluster.
 """
 
 import hashlib
@@ -39,6 +40,7 @@ _STATEMENT_END = re.compile(r";[ \t]*(?:\n|$)")
 _CREATE = re.compile(r"^CREATE (TABLE|VIEW|MATERIALIZED VIEW) IF NOT EXISTS (\w+)")
 _LEADING_COMMENTS = re.compile(r"^(?:[ \t]*(?:--[^\n]*)?\n)+")
 _DROP = re.compile(r"^DROP (TABLE|VIEW) IF EXISTS (\w+)")
+_ALTER = re.compile(r"^ALTER TABLE (\w+)")
 _ENGINE = re.compile(r"\bENGINE = (?!Replicated)(\w*MergeTree)\b")
 _LOCAL_WINDOW = re.compile(r"\bnon_replicated_deduplication_window\b")
 _CREATE_TABLE = f"""
@@ -96,6 +98,9 @@ def on_cluster(statement: str, cluster: str | None) -> list[str]:
             f"DROP TABLE IF EXISTS {drop[2]}_all {where} SYNC",
             f"{drop[0]} {where} SYNC{statement[drop.end() :]}",
         ]
+    if alter := _ALTER.match(statement):
+        table, rest = alter[1], statement[alter.end() :]
+        return [f"ALTER TABLE {table} {where}{rest}", f"ALTER TABLE {table}_all {where}{rest}"]
     create = _CREATE.match(statement)
     if create is None:
         return [statement]

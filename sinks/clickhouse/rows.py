@@ -1,8 +1,9 @@
 """What a record becomes for ClickHouse: an event's JSON line, or a columnar row.
 
 Events stay JSON (ClickHouse parses and checks them itself); entries, bot counts, workflow
-versions and commands are small tables written as columns, in the order of `*_COLUMNS`. (A
-workflow change becomes a version only once the sink's replica accepted it: `sinks/workflows.py`.)
+versions, commands and execution steps are small tables written as columns, in the order of
+`*_COLUMNS`. (A workflow change becomes a version only once the sink's replica accepted it:
+`sinks/workflows.py`; executions follow from their steps in ClickHouse, migration 0008.)
 """
 
 from collections import Counter
@@ -15,6 +16,7 @@ import orjson
 from schemas import topics
 from schemas.entry import Entry
 from schemas.event import Event, decode
+from schemas.executions import Step
 from schemas.workflows import Command
 from sinks.base import Source
 from sinks.workflows import WorkflowVersion
@@ -23,12 +25,14 @@ __all__ = [
     "BOT_COLUMNS",
     "COMMAND_COLUMNS",
     "ENTRY_COLUMNS",
+    "STEP_COLUMNS",
     "VERSION_COLUMNS",
     "EntryChange",
     "bot_rows",
     "command_rows",
     "decode_row",
     "entry_rows",
+    "step_rows",
     "version_rows",
 ]
 
@@ -43,7 +47,12 @@ VERSION_COLUMNS = (
 )  # fmt: skip
 COMMAND_COLUMNS = (
     "type", "request_id", "project_id", "environment", "user_key", "at", "event",
-    "all_workflows", "workflow_ids", "workflow_version", "stop_event", "execution_data", "filters",
+    "all_workflows", "workflow_ids", "starts", "workflow_version", "stop_event", "execution_data",
+    "filters",
+)  # fmt: skip
+STEP_COLUMNS = (
+    "project_id", "environment", "workflow_id", "version", "execution_id", "step_id", "user_key",
+    "person_id", "node_id", "kind", "at", "attempt", "status", "detail",
 )  # fmt: skip
 
 
@@ -75,6 +84,8 @@ def decode_row(topic: str, source: Source) -> Any:
         return decode(source.value or b"")
     if topic == topics.WORKFLOW_COMMANDS:
         return Command.model_validate_json(source.value or b"")
+    if topic == topics.WORKFLOW_HISTORY:
+        return Step.model_validate_json(source.value or b"")
     return _json_line(source.value)
 
 
@@ -115,10 +126,21 @@ def version_rows(versions: list[WorkflowVersion]) -> list[list[Any]]:
 
 
 def command_rows(commands: list[Command]) -> list[list[Any]]:
-    """One row per command; the engine's inputs (execution data, filters) as JSON text."""
+    """One row per command; the engine's inputs (execution data, filters) as JSON text, and the
+    executions it starts as `workflow_id:version` (their templates are in `workflow_versions`)."""
     return [
         [c.type, c.request_id, c.project_id, c.environment, c.user_key, c.at, c.event,
-         c.all_workflows, c.workflow_ids, c.workflow_version, c.stop_event,
-         orjson.dumps(c.execution_data).decode(), orjson.dumps(c.filters).decode()]
+         c.all_workflows, c.workflow_ids, [f"{s.workflow_id}:{s.version}" for s in c.starts],
+         c.workflow_version, c.stop_event, orjson.dumps(c.execution_data).decode(),
+         orjson.dumps(c.filters).decode()]
         for c in commands
+    ]  # fmt: skip
+
+
+def step_rows(steps: list[Step]) -> list[list[Any]]:
+    """One row per step, as reported; a repeat collapses in the table (same step id)."""
+    return [
+        [s.project_id, s.environment, s.workflow_id, s.version, s.execution_id, s.step_id,
+         s.user_key, s.person_id, s.node_id, s.kind, s.at, s.attempt, s.status, s.detail]
+        for s in steps
     ]  # fmt: skip

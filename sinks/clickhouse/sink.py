@@ -19,11 +19,13 @@ from sinks.clickhouse.rows import (
     BOT_COLUMNS,
     COMMAND_COLUMNS,
     ENTRY_COLUMNS,
+    STEP_COLUMNS,
     VERSION_COLUMNS,
     bot_rows,
     command_rows,
     decode_row,
     entry_rows,
+    step_rows,
     version_rows,
 )
 
@@ -36,6 +38,7 @@ _COLUMNAR: dict[str, tuple[str, tuple[str, ...], Callable[[list[Any]], list[list
     topics.BOTS: ("bot_events", BOT_COLUMNS, bot_rows),
     topics.WORKFLOWS: ("workflow_versions", VERSION_COLUMNS, version_rows),
     topics.WORKFLOW_COMMANDS: ("workflow_commands", COMMAND_COLUMNS, command_rows),
+    topics.WORKFLOW_HISTORY: ("workflow_steps", STEP_COLUMNS, step_rows),
 }
 
 

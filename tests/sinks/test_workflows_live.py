@@ -1,82 +1,22 @@
 """Workflow history through the sink, against the real broker and ClickHouse server: changes
 produced to the shared `headwater.workflows` (decided by the sink's replica, replayed from the
-topic's beginning), and commands to `headwater.workflow-commands`.
-
-Each test has its own project, consumer group (committed at the end of every sink topic before it
-produces, so the sink writes only what the test sends) and database. The last record a test
-produces is a marker: once its row is there, everything before it on that partition was handled.
+topic's beginning), and commands to `headwater.workflow-commands` (tests/sinks/live_sink.py: one
+group and database per test, a marker record last).
 """
 
 import asyncio
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
-from aiokafka import AIOKafkaProducer
 
-from runtime.kafka import ensure_topics
-from runtime.settings import ClickHouseSettings, KafkaSettings
-from runtime.telemetry import ComponentMetrics
 from schemas import topics
-from schemas.workflows import Change, definition_key
+from schemas.workflows import Change, Start, definition_key
 from sinks.clickhouse.sink import ClickHouseSink
-from sinks.consumer import SINK_TOPICS, SinkConsumer
-from sinks.settings import SinkSettings
-from tests.kafka import commit_group_at_end
-from tests.sinks.clickhouse.stores import fresh_database
+from tests.sinks.live_sink import Record, Sink, eventually, produce, rows
 from tests.sinks.workflow_records import AT, command, delete, put, workflow
 
 pytestmark = pytest.mark.integration
-
-Record = tuple[str, bytes, bytes]  # topic, key, value
-
-
-class Sink:
-    """What a test needs of a running sink: its group, and queries on its database."""
-
-    def __init__(self, bootstrap: str, url: str, data_dir: Path) -> None:
-        self.kafka = KafkaSettings(bootstrap=bootstrap)
-        self.clickhouse = ClickHouseSettings(url=url, database=fresh_database(url))
-        self.settings = SinkSettings(
-            group_id=f"sink-workflows-{uuid.uuid4().hex[:8]}", batch_max_age_ms=100
-        )
-        self.data_dir = data_dir
-
-    async def start_group_at_end(self) -> None:
-        await ensure_topics(self.kafka)
-        group = self.settings.group_id
-        await commit_group_at_end(self.kafka.bootstrap_servers, group, *SINK_TOPICS)
-
-    @asynccontextmanager
-    async def running(self) -> AsyncIterator[ClickHouseSink]:
-        """The sink's store and consumer, in process; stopping commits what was written."""
-        async with ClickHouseSink(self.clickhouse, self.data_dir, 1000, 0.1) as store:
-            consumer = SinkConsumer(store, self.kafka, self.settings, ComponentMetrics("sink"))
-            async with consumer:
-                yield store
-
-
-async def produce(bootstrap: str, *records: Record) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
-    await producer.start()
-    try:
-        for topic, key, value in records:
-            await producer.send_and_wait(topic, value, key=key)
-    finally:
-        await producer.stop()
-
-
-async def rows(store: ClickHouseSink, sql: str) -> list[str]:
-    return (await store.query(f"{sql} FORMAT TabSeparated")).splitlines()
-
-
-async def eventually(check: Callable[[], Awaitable[bool]], what: str, timeout: float = 60) -> None:
-    async with asyncio.timeout(timeout):
-        while not await check():
-            await asyncio.sleep(0.2)
-    assert await check(), what
 
 
 def change(key: bytes, value: bytes) -> Record:
@@ -169,11 +109,15 @@ def test_commands_land_and_a_command_produced_twice_is_stored_once(
         command(p, "c1", all_workflows=True, execution_data={"plan": "pro"}),
         command(p, "c2", type="execute", event=None, workflow_ids=["w1"], workflow_version=2),
         command(p, "c3", type="stop", event=None, stop_event="cancelled", filters={"a": 1}),
-    ]
+        command(p, "c4", type="event", workflow_ids=["w3"], starts=[
+            Start(workflow_id="w1", version=2, user_key="u1", template={}),
+            Start(workflow_id="w2", version=1, user_key="u1", template={}),
+        ]),
+    ]  # fmt: skip
     marker = command(p, "c9")
     records = [(topics.WORKFLOW_COMMANDS, c.kafka_key(), c.encode()) for c in [*sent, *sent]]
     sql = (
-        "SELECT type, request_id, ifNull(event, '-'), all_workflows, workflow_ids, "
+        "SELECT type, request_id, ifNull(event, '-'), all_workflows, workflow_ids, starts, "
         "ifNull(workflow_version, 0), ifNull(stop_event, '-'), execution_data, filters "
         f"FROM workflow_commands FINAL WHERE project_id = '{p}' AND request_id != 'c9' "
         "ORDER BY request_id"
@@ -192,7 +136,8 @@ def test_commands_land_and_a_command_produced_twice_is_stored_once(
             return await rows(store, sql)
 
     assert asyncio.run(run()) == [
-        'trigger\tc1\tsigned_up\t1\t[]\t0\t-\t{"plan":"pro"}\t{}',
-        "execute\tc2\t-\t0\t['w1']\t2\t-\t{}\t{}",
-        'stop\tc3\t-\t0\t[]\t0\tcancelled\t{}\t{"a":1}',
+        'trigger\tc1\tsigned_up\t1\t[]\t[]\t0\t-\t{"plan":"pro"}\t{}',
+        "execute\tc2\t-\t0\t['w1']\t[]\t2\t-\t{}\t{}",
+        'stop\tc3\t-\t0\t[]\t[]\t0\tcancelled\t{}\t{"a":1}',
+        "event\tc4\tsigned_up\t0\t['w3']\t['w1:2','w2:1']\t0\t-\t{}\t{}",
     ]

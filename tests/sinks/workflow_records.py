@@ -1,12 +1,13 @@
 """Records of the Embed Workflow API as the gateway writes them, for the sink's tests: workflow
-changes (`put`, `delete`) keyed by `definition_key`, and commands."""
+changes (`put`, `delete`) keyed by `definition_key`, and commands; and the engine's steps."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from schemas.executions import Step, StepKind
 from schemas.workflows import Change, Command, definition_key
 
-__all__ = ["AT", "command", "delete", "put", "workflow"]
+__all__ = ["AT", "command", "delete", "put", "step", "workflow"]
 
 AT = datetime(2024, 5, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -41,4 +42,15 @@ def command(project: str, request_id: str, **fields: Any) -> Command:
     return Command(
         request_id=request_id, project_id=project, environment="test", user_key="u1", at=AT,
         **(defaults | fields),
+    )  # fmt: skip
+
+
+def step(project: str, execution: str, kind: StepKind, second: int, **fields: Any) -> Step:
+    """A step of workflow w1 (version 2) at `AT` + `second`, named by what it is (as the engine
+    names it: the same step reported again has the same id)."""
+    node = fields.get("node_id", "")
+    return Step(
+        step_id=f"{execution}:{node}:{kind}:{fields.get('attempt', 0)}", execution_id=execution,
+        project_id=project, environment="test", workflow_id="w1", version=2, user_key="u1",
+        person_id="person-1", kind=kind, at=AT + timedelta(seconds=second), **fields,
     )  # fmt: skip

@@ -68,7 +68,7 @@ def test_without_a_cluster_statements_are_unchanged() -> None:
 
 def test_every_table_is_replicated_and_every_ddl_runs_on_the_cluster() -> None:
     for statement in rendered("hw"):
-        if statement.startswith(("CREATE", "DROP")):
+        if statement.startswith(("CREATE", "DROP", "ALTER")):
             assert " ON CLUSTER 'hw'" in statement.splitlines()[0], statement
         if "MergeTree" in statement:
             assert "ENGINE = Replicated" in statement, statement
@@ -79,6 +79,7 @@ def test_tables_and_views_get_a_distributed_all_table_and_materialized_views_do_
     distributed = {s.split()[5] for s in rendered("hw") if "ENGINE = Distributed('hw'" in s}
     assert {"events_all", "events_daily_all", "persons_all", "events_resolved_all"} <= distributed
     assert {"schema_migrations_all", "entries_all", "bot_events_all"} <= distributed
+    assert {"workflow_steps_all", "workflow_executions_all"} <= distributed
     assert not any(name.endswith("_mv_all") for name in distributed)
 
 
@@ -86,6 +87,16 @@ def test_a_dropped_table_takes_its_distributed_table_with_it() -> None:
     [drop_all, drop] = on_cluster("DROP VIEW IF EXISTS events_resolved", "hw")
     assert drop_all == "DROP TABLE IF EXISTS events_resolved_all ON CLUSTER 'hw' SYNC"
     assert drop == "DROP VIEW IF EXISTS events_resolved ON CLUSTER 'hw' SYNC"
+
+
+def test_an_altered_table_and_its_distributed_table_change_alike() -> None:
+    alter = "ALTER TABLE workflow_commands\n    ADD COLUMN IF NOT EXISTS starts Array(String)"
+    assert on_cluster(alter, "hw") == [
+        "ALTER TABLE workflow_commands ON CLUSTER 'hw'\n    ADD COLUMN IF NOT EXISTS starts "
+        "Array(String)",
+        "ALTER TABLE workflow_commands_all ON CLUSTER 'hw'\n    ADD COLUMN IF NOT EXISTS starts "
+        "Array(String)",
+    ]
 
 
 def test_data_statements_are_left_to_the_connected_shard() -> None:
