@@ -3,7 +3,8 @@
 Every vendor endpoint is a route whose handler is the shared request path (`gateway/ingest.py`);
 browser endpoints are wrapped in CORS (`gateway/browser.py`). The lifespan starts and stops what
 the request path relies on: the Kafka publisher, the entry replica, the workflow definitions
-(the Embed Workflow API under `/api/v1`, gateway/workflows/) and the projects' reload. No path
+(the Embed Workflow API under `/api/v1`, gateway/workflows/), the workflow engine's counters and
+the projects' reload. No path
 redirects: a redirect built from the request would point at the wrong scheme behind a
 TLS-terminating proxy and carry the token in `Location`, so paths with and without a trailing
 slash are routes of their own where clients use both.
@@ -32,6 +33,7 @@ from gateway.projects import ProjectSource
 from gateway.publisher import RecordPublisher
 from gateway.settings import GatewaySettings
 from gateway.workflows.api import WorkflowApi
+from gateway.workflows.stats import WorkflowStats
 from gateway.workflows.store import DefinitionStore
 from runtime.http import service_routes
 from runtime.settings import KafkaSettings
@@ -63,13 +65,15 @@ class Gateway:
         self.replica = EntryReplica(kafka)
         self.ingest = Ingest(settings, projects, self.publisher, self.replica, self.metrics)
         self.definitions = DefinitionStore(kafka, self.publisher, settings.workflows_write_wait_s)
-        self.workflows = WorkflowApi(settings, projects, self.definitions)
+        self.stats = WorkflowStats(kafka)
+        self.workflows = WorkflowApi(settings, projects, self.definitions, self.stats)
 
     @asynccontextmanager
     async def lifespan(self, _: Starlette) -> AsyncIterator[None]:
         await self.publisher.start()
         await self.replica.start()
         await self.definitions.start()
+        await self.stats.start()
         reloading = BackgroundTask(self._reload_projects, "projects-reload")
         await reloading.start()
         _tune_garbage_collector()
@@ -77,6 +81,7 @@ class Gateway:
             yield
         finally:
             await reloading.stop()
+            await self.stats.stop()
             await self.definitions.stop()
             await self.replica.stop()
             await self.publisher.stop()
@@ -88,6 +93,8 @@ class Gateway:
             return "entries replica catching up"
         if not self.definitions.ready:
             return "workflow definitions catching up"
+        if not self.stats.ready:
+            return "workflow stats catching up"
         return None
 
     def route(self, spec: Endpoint[Any]) -> Route:

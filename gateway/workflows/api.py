@@ -36,6 +36,7 @@ from gateway.workflows.models import (
     WorkflowParams,
 )
 from gateway.workflows.pages import paginate
+from gateway.workflows.stats import WorkflowStats
 from gateway.workflows.store import DefinitionStore
 from gateway.workflows.users import Users
 from gateway.workflows.views import event_trigger_object, user_view, workflow_view
@@ -110,10 +111,15 @@ ROUTES = (
 
 class WorkflowApi:
     def __init__(
-        self, settings: GatewaySettings, projects: ProjectSource, store: DefinitionStore
+        self,
+        settings: GatewaySettings,
+        projects: ProjectSource,
+        store: DefinitionStore,
+        stats: WorkflowStats,
     ) -> None:
         writer = Writer(store)
         self._store = store
+        self._stats = stats
         self._users = Users(writer)
         self._workflows = Workflows(writer, self._users)
         self._commands = Commands(store, self._workflows, self._users)
@@ -196,4 +202,5 @@ class WorkflowApi:
             )
             if stored is not None:
                 triggers[event] = event_trigger_object(stored, caller.environment)
-        return workflow_view(workflow, listed=listed, expand=expand, triggers=triggers)
+        counts = self._stats.counts(workflow["id"])
+        return workflow_view(workflow, counts, listed=listed, expand=expand, triggers=triggers)

@@ -8,11 +8,14 @@ What a workflow object shows (the seed's attribute table; its examples omit some
 - full objects (create, fetch, update, execute, clone): every attribute of the table, plus
   `tenant_key` (the owning user's key, as the seed's update example shows) and `auto_start`;
 - list items: the same without `template`, `template_draft` and `stats`, as the seed's list shows.
+`executions_count` and `stats` are the engine's counters, not stored with the definition
+(gateway/workflows/stats.py).
 """
 
 from datetime import datetime
 from typing import Any
 
+from gateway.workflows.stats import Counts, node_stats
 from gateway.workflows.template import actions_count
 from runtime.definitions import Stored
 from schemas.workflows import Environment
@@ -39,22 +42,23 @@ def stamps(name: str, value: str | None) -> dict[str, str | None]:
 
 def workflow_view(
     stored: dict[str, Any],
+    counts: Counts,
     *,
     listed: bool = False,
     expand: tuple[str, ...] = (),
     triggers: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
-    """A workflow as the API shows it; `triggers` maps event names to their trigger objects,
-    for the attributes named in `expand`."""
+    """A workflow as the API shows it, with the engine's `counts` of it; `triggers` maps event
+    names to their trigger objects, for the attributes named in `expand`."""
     view: dict[str, Any] = {
         "actions_count": actions_count(stored["template"]),
         "auto_start": stored["auto_start"],
         "event_trigger": stored["event_trigger"],
         "event_trigger_draft": stored["event_trigger_draft"],
-        "executions_count": stored["executions_count"],
+        "executions_count": counts.executions_count,
         "key": stored["key"],
         "name": stored["name"],
-        "stats": stored["stats"],
+        "stats": node_stats(counts, stored["template"]),
         "stop_event": stored["stop_event"],
         "stop_event_draft": stored["stop_event_draft"],
         "template": stored["template"],
