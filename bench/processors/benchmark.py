@@ -19,11 +19,15 @@ records; each workload is its own project, so no dedupe state can match another 
   caught-up worker; added latency p50/p99/max.
 - faust floor (floor.py): the same records through bare faust agents: faust's own cost of the
   work every event needs, without any of Headwater's. Median of --runs each.
+- workflow triggers (triggers.py): each throughput run again with --workflows (default 200)
+  published workflows in the records' project, on event names the records never carry: what the
+  chain's trigger step costs an event that starts nothing, per worker and for the step alone.
 - profile: one more throughput run, not counted, with py-spy recording the worker (when py-spy
   is installed); samples by area and the top functions.
 
     make bench-processors
     make bench-processors ARGS="--events 1000000 --runs 1 --no-latency"
+    make bench-processors ARGS="--events 50000 --runs 5 --no-latency --no-floor"  # triggers
     .venv/bin/python -m bench.processors --events 20000 --runs 1 --no-profile
 """
 
@@ -44,8 +48,11 @@ from bench.processors.report import (
     print_profile,
     print_state,
     print_throughput,
+    print_triggers,
 )
 from bench.processors.throughput import Drain, drain
+from bench.processors.triggers import step_ns_per_event
+from bench.processors.workload import workload
 from bench.profiling import py_spy_command
 from bench.results import CaseResult, percentile
 from bench.runner import Benchmark
@@ -65,6 +72,7 @@ class Options:
     floor: bool = True
     profile: bool = False
     profile_out: Path = Path(tempfile.gettempdir()) / "processors.pyspy.txt"
+    workflows: int = 200
 
     @classmethod
     def quick(cls) -> "Options":
@@ -89,21 +97,30 @@ def arguments() -> Options:
     add("--no-latency", action="store_true", help="skip the latency measurement")
     add("--no-floor", action="store_true", help="skip the bare faust agents")
     add("--profile-out", type=Path, default=default.profile_out)
+    add("--workflows", type=int, default=default.workflows,
+        help="published workflows for the trigger comparison runs (0: none)")  # fmt: skip
     args = parser.parse_args()
     return Options(
         args.events, args.runs, args.rate, args.seconds, not args.no_latency, not args.no_floor,
-        not args.no_profile, args.profile_out,
+        not args.no_profile, args.profile_out, args.workflows,
     )  # fmt: skip
 
 
 async def _measure(bench: BenchEnvironment, options: Options, root: Path) -> list[CaseResult]:
-    drains = []
-    for run in range(1, options.runs + 1):
+    drains, loaded = [], []
+    for run in range(1, options.runs + 1):  # with and without workflows in turn: same noise
         drains.append(result := await drain(bench, root, options.events, run, None))
         progress(f"run {run}/{options.runs}: {result.events_per_s:,.0f} events/s")
+        if options.workflows:
+            loaded.append(
+                result := await drain(bench, root, options.events, run, None, options.workflows)
+            )
+            progress(f"run {run}, {options.workflows} workflows: {result.events_per_s:,.0f}/s")
     print_throughput(drains)
     print_state(drains)
     results = [throughput_result(drains)]
+    if loaded:
+        results.append(triggers_result(drains, loaded, options.events))
     if options.floor:
         floors = await faust_floor(bench, root, options.events, options.runs)
         print_floor(floors, drains)
@@ -133,6 +150,22 @@ def throughput_result(drains: list[Drain]) -> CaseResult:
         "rss_mb_at_end": median(lambda d: d.rss_done / MB),
     }
     return CaseResult("throughput", figures, [d.events_per_s for d in drains])
+
+
+def triggers_result(drains: list[Drain], loaded: list[Drain], events: int) -> CaseResult:
+    """The worker's CPU per event with and without workflows, and the step's alone."""
+    load = workload("bench-trigger-step", events, 1)
+    workflows = loaded[0].workflows
+    step = {n: step_ns_per_event(load.project_id, load.records, n) for n in (0, workflows)}
+    print_triggers(drains, loaded, step)
+    figures = {
+        "cpu_us_per_event_with_workflows": statistics.median(d.cpu_us_per_event for d in loaded),
+        "cpu_us_per_event_without": statistics.median(d.cpu_us_per_event for d in drains),
+        "step_ns_per_event_with_workflows": step[workflows],
+        "step_ns_per_event_without": step[0],
+    }
+    case = f"workflow triggers: no match, {workflows} workflows in the project"
+    return CaseResult(case, figures, [d.cpu_us_per_event for d in loaded])
 
 
 def floor_results(floors: list[Floor]) -> list[CaseResult]:

@@ -13,7 +13,14 @@ from bench.processors.throughput import Drain
 from bench.processors.worker import StateSize
 from bench.results import percentile
 
-__all__ = ["print_floor", "print_latency", "print_profile", "print_state", "print_throughput"]
+__all__ = [
+    "print_floor",
+    "print_latency",
+    "print_profile",
+    "print_state",
+    "print_throughput",
+    "print_triggers",
+]
 
 MB = 1024 * 1024
 MILLION = 1_000_000
@@ -119,6 +126,29 @@ def print_floor(floors: list[Floor], drains: list[Drain]) -> None:
         "\nBare agents: the same records, timed inside the process from its first record to its"
         " last (CPU: both of its threads). The last row's step is Headwater's own code per event"
         " (decode, dedupe lookup, identity, split, encode) plus the links-table writes.",
+        flush=True,
+    )
+
+
+def print_triggers(drains: list[Drain], loaded: list[Drain], step: dict[int, float]) -> None:
+    """Worker CPU per event without and with workflows in the project, and the step alone."""
+    print(
+        "\n| workflows in the project (none matching) | worker CPU µs/event, runs | median "
+        "| events/s (median) | trigger step alone, ns/event |"
+    )
+    print("|---|---|---|---|---|")
+    for runs in (drains, loaded):
+        workflows, cpu = runs[0].workflows, [d.cpu_us_per_event for d in runs]
+        rate = statistics.median(d.events_per_s for d in runs)
+        listed = ", ".join(f"{us:.1f}" for us in cpu)
+        print(
+            f"| {workflows} | {listed} | {statistics.median(cpu):.1f} | {rate:,.0f} "
+            f"| {step[workflows]:.0f} |"
+        )
+    print(
+        "\nRuns with and without workflows alternate, each on a fresh worker. The step alone: "
+        "`WorkflowTriggers.commands_for` over the same workload's events in this process, CPU "
+        "time per event, best of 5 passes, the loop included.",
         flush=True,
     )
 

@@ -20,6 +20,7 @@ from pathlib import Path
 from bench.cpu import CpuShare, snapshot
 from bench.environment import BenchEnvironment, progress
 from bench.kafka import EndOffsets
+from bench.processors.triggers import published_workflows
 from bench.processors.worker import (
     StateSize,
     WorkerSetup,
@@ -65,6 +66,8 @@ class Drain:
     linked_visitors: int
     problems: Counter[str]
     """The worker's log lines at warning or above, by message."""
+    workflows: int = 0
+    """Published workflows in the records' project (on other event names) during the run."""
 
     @property
     def events_per_s(self) -> float:
@@ -111,16 +114,25 @@ async def wait_outputs(
 
 
 async def drain(
-    bench: BenchEnvironment, root: Path, events: int, run: int, spy: Path | None
+    bench: BenchEnvironment,
+    root: Path,
+    events: int,
+    run: int,
+    spy: Path | None,
+    workflows: int = 0,
 ) -> Drain:
     """Produce `events` records, then time one fresh worker through them (under py-spy, into
-    `spy`, when given)."""
+    `spy`, when given), with `workflows` published in the records' project meanwhile."""
     broker = bench.service_pids.get("kafka")
-    setup = worker_setup(bench.env, root, f"run{run}")
+    setup = worker_setup(bench.env, root, f"run{run}-wf{workflows}")
+    project = f"bench-{setup.app_id}"
     await commit_group_at_end(bench.bootstrap, setup.app_id, topics.RAW)
-    async with EndOffsets(bench.bootstrap) as ends:
+    async with (
+        EndOffsets(bench.bootstrap) as ends,
+        published_workflows(bench.bootstrap, project, workflows),
+    ):
         partitions = len(await ends.of(topics.RAW))
-        load = workload(f"bench-{setup.app_id}", events, partitions, seed=run)
+        load = workload(project, events, partitions, seed=run)
         progress(f"run {run}: producing {events:,} records ({load.distinct:,} distinct)")
         await produce_all(bench.bootstrap, load.records)
         base, dead = await ends.total(topics.EVENTS), await ends.total(topics.DEAD_LETTER)
@@ -147,5 +159,5 @@ async def drain(
         rss_first, rss_done, seen_running,
         state_size(setup.data_dir, "seen"), state_size(setup.data_dir, "links"),
         changelog_bytes(kafka_home, setup.app_id, "seen") if kafka_home else None,
-        load.linked_visitors, log_problems(setup.log),
+        load.linked_visitors, log_problems(setup.log), workflows,
     )  # fmt: skip
