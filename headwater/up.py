@@ -1,9 +1,11 @@
 """`headwater up`: the whole pipeline on one machine, in the foreground, until Ctrl-C.
 
-Starts the local infrastructure the settings call for, then the sink, the processors and the
-gateway as child processes (each is also a command of its own, for multi-process deployments),
-prints where to send events, and on Ctrl-C or SIGTERM stops everything it started in reverse
-order: gateway first, so no request is accepted that could not be processed.
+Starts the local infrastructure the settings call for, then the sink, the processors, the
+workflow engine and the gateway as child processes (each is also a command of its own, for
+multi-process deployments), prints where to send events, and on Ctrl-C or SIGTERM stops
+everything it started in reverse order: gateway first, so no request is accepted that could not
+be processed. Only the gateway and the sink have a readiness endpoint to wait for; the workers
+(processors, engine) are watched for exiting.
 """
 
 import asyncio
@@ -31,7 +33,7 @@ from sinks.settings import SinkSettings
 
 __all__ = ["run_pipeline"]
 
-COMPONENTS = ("sink", "process", "gateway")  # start order; stopped in reverse
+COMPONENTS = ("sink", "process", "engine", "gateway")  # start order; stopped in reverse
 _READY_TIMEOUT_S = 90.0
 
 
@@ -196,7 +198,11 @@ def _banner(
             f"  Embeddables X-Api-Key   {credentials.embeddables_key}",
             f"  Usermaven token         {credentials.usermaven_token}",
             *(
-                [f"  Workflow API secret key {credentials.workflows_secret_key}"]
+                [
+                    f"  Workflow API secret key {credentials.workflows_secret_key}",
+                    f"Webhooks: {_command()} webhooks receive (a local receiver: the engine may"
+                    " send to it once started with HEADWATER_ENGINE_WEBHOOK_ALLOW=127.0.0.1)",
+                ]
                 if credentials.workflows_secret_key
                 else []
             ),

@@ -23,7 +23,8 @@ __all__ = ["COMPOSE_DIR", "Stack", "require_containers"]
 COMPOSE_DIR = ROOT / "deploy" / "compose"
 STANDINS = ROOT / "deploy" / "standins"
 PROJECT = "headwater"  # compose.yaml's `name`
-LONG_RUNNING = ("kafka", "clickhouse", "gateway", "loadbalancer", "processors", "sink")
+LONG_RUNNING = ("kafka", "clickhouse", "gateway", "loadbalancer", "processors", "engine", "sink")
+ENGINE_ENV = COMPOSE_DIR / "engine.env"  # the engine's signing key (compose.yaml's comment)
 
 
 def require_containers() -> None:
@@ -48,6 +49,15 @@ class Stack:
 
     password: str = field(default_factory=lambda: secrets.token_hex(16))
     anonymous: set[str] = field(default_factory=set)  # the image's data volumes, as seen
+
+    def __post_init__(self) -> None:
+        """The engine's env file, made once as an operator makes it (compose needs it for every
+        command); an existing one is kept, as an operator keeps theirs."""
+        if not ENGINE_ENV.exists():
+            key = secrets.token_hex(32)
+            descriptor = os.open(ENGINE_ENV, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(descriptor, "w") as env_file:
+                env_file.write(f"HEADWATER_ENGINE_SIGNING_KEY={key}\n")
 
     @property
     def env(self) -> dict[str, str]:

@@ -11,6 +11,7 @@ import jsonschema
 import pytest
 import yaml
 
+from engine.settings import EngineSettings
 from gateway.settings import GatewaySettings
 from headwater.envfile import settings_from_env
 from processors.settings import ProcessorSettings
@@ -20,6 +21,7 @@ from tests.conftest import FIXTURES
 from tests.deploy.conftest import DEPLOY, cli_commands
 
 COMPOSE = DEPLOY / "compose"
+COMPOSE_TEXT = (COMPOSE / "compose.yaml").read_text()
 _VARIABLE = re.compile(r"\$\{(\w+)(?::?[-?]([^}]*))?\}")
 
 
@@ -62,7 +64,7 @@ def test_the_password_must_be_set() -> None:
 
 def test_services_run_cli_commands_with_settings_the_code_reads(compose: dict[str, Any]) -> None:
     services = headwater_services(compose)
-    assert set(services) == {"topics", "migrate", "gateway", "processors", "sink"}
+    assert set(services) == {"topics", "migrate", "gateway", "processors", "engine", "sink"}
     for name, service in services.items():
         [command, *_] = service["command"]
         assert command in cli_commands(), f"{name} runs `headwater {command}`"
@@ -81,6 +83,7 @@ def test_ports_healthchecks_and_the_load_balancer_agree_with_the_settings(
         "gateway": settings("gateway")[GatewaySettings].port,
         "sink": settings("sink")[SinkSettings].port,
         "processors": settings("processors")[ProcessorSettings].metrics_port,
+        "engine": settings("engine")[EngineSettings].metrics_port,
     }
     for name, port in ports.items():
         assert services[name]["expose"] == [str(port)], name
@@ -89,8 +92,9 @@ def test_ports_healthchecks_and_the_load_balancer_agree_with_the_settings(
         settings("gateway")[GatewaySettings].host,
         settings("sink")[SinkSettings].host,
         settings("processors")[ProcessorSettings].metrics_host,
+        settings("engine")[EngineSettings].metrics_host,
     )
-    assert listening == ("0.0.0.0",) * 3, "other containers must reach them"
+    assert listening == ("0.0.0.0",) * 4, "other containers must reach them"
     haproxy = (COMPOSE / "haproxy.cfg").read_text()
     assert f" gateway:{ports['gateway']} " in haproxy
     assert "option httpchk GET /readyz" in haproxy
@@ -112,3 +116,22 @@ def test_components_reach_the_kafka_and_clickhouse_services(compose: dict[str, A
             server["CLICKHOUSE_DB"],
             server["CLICKHOUSE_USER"],
         ), name
+
+
+def test_only_the_engine_reads_the_signing_key_and_it_must_be_there(
+    compose: dict[str, Any],
+) -> None:
+    """Every engine replica, and every container re-created later, signs with the same key: the
+    one the file's comment makes into engine.env, under a name the engine reads."""
+    engine_env = {"path": "./engine.env", "required": True}
+    readers = [
+        name
+        for name, service in headwater_services(compose).items()
+        if engine_env in service.get("env_file", [])
+    ]
+    assert readers == ["engine"]
+    made = re.search(r'echo "(\w+)=\$\(openssl rand -hex 32\)" > engine\.env', COMPOSE_TEXT)
+    assert made is not None
+    engine = settings_from_env({made[1]: "k" * 64})[EngineSettings]
+    assert isinstance(engine, EngineSettings) and engine.signing_key is not None
+    assert engine.signing_key.get_secret_value() == "k" * 64

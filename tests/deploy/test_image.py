@@ -27,7 +27,9 @@ def test_entrypoint_is_the_cli_and_the_default_command_exists() -> None:
 
 
 def test_the_commands_the_docs_name_exist() -> None:
-    assert {"gateway", "process", "sink", "migrate", "topics", "keys", "dlq"} <= cli_commands()
+    assert {"gateway", "process", "engine", "sink", "migrate", "topics", "keys", "dlq"} <= (
+        cli_commands()
+    )
 
 
 def test_runs_unprivileged_on_a_pinned_base() -> None:

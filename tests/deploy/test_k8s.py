@@ -13,6 +13,8 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from engine.app import changelog_topics as engine_changelogs
+from engine.settings import EngineSettings
 from gateway.settings import GatewaySettings
 from headwater.envfile import settings_from_env
 from processors.app import changelog_topics
@@ -131,6 +133,7 @@ def test_containers_run_cli_commands_on_the_ports_their_settings_give(
         "gateway": settings[GatewaySettings].port,
         "sink": settings[SinkSettings].port,
         "process": settings[ProcessorSettings].metrics_port,
+        "engine": settings[EngineSettings].metrics_port,
         "migrate": None,
     }
     for name, pod in pod_specs(rendered[overlay]).items():
@@ -140,7 +143,7 @@ def test_containers_run_cli_commands_on_the_ports_their_settings_give(
         declared = [p["containerPort"] for p in container.get("ports", [])]
         assert declared == ([ports[command]] if ports[command] else []), name
         for env in container.get("env", []):
-            settings_from_env({env["name"]: "x" * 8})  # a name the code reads
+            settings_from_env({env["name"]: "x" * 32})  # a name the code reads
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -156,7 +159,7 @@ def test_secrets_carry_what_pods_mount(rendered: dict[str, list[Manifest]], over
         for volume in pod.get("volumes", [])
         for item in volume.get("secret", {}).get("items", [])
     }
-    assert wanted == {"clickhouse-password", "projects.json"}
+    assert wanted == {"clickhouse-password", "projects.json", "engine-signing-key"}
     secrets = of_kind(rendered[overlay], "Secret")
     if overlay == "dev":  # prod's Secret is made by the operator (deploy/README.md, "Secrets")
         assert set(secrets[0]["data"]) == wanted
@@ -170,7 +173,9 @@ def test_topics_are_the_topology_with_the_configured_partitions(
 ) -> None:
     settings = settings_from_env(config(rendered[overlay]))
     kafka = settings[KafkaSettings]
-    changelogs = changelog_topics(settings[ProcessorSettings].app_id)
+    changelogs = changelog_topics(settings[ProcessorSettings].app_id) + engine_changelogs(
+        settings[EngineSettings].app_id
+    )
     declared = {t["spec"]["topicName"]: t["spec"] for t in of_kind(rendered[overlay], "KafkaTopic")}
     assert set(declared) == set(topics.ALL) | set(changelogs)
     for name, spec in declared.items():
@@ -185,12 +190,13 @@ def test_topics_are_the_topology_with_the_configured_partitions(
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
-def test_processors_are_no_more_than_partitions(
+def test_workers_are_no_more_than_partitions(
     rendered: dict[str, list[Manifest]], overlay: str
 ) -> None:
     kafka = settings_from_env(config(rendered[overlay]))[KafkaSettings]
-    processors = named(rendered[overlay], "StatefulSet", "headwater-processors")
-    assert 1 <= processors["spec"]["replicas"] <= kafka.partitions
+    for name in ("headwater-processors", "headwater-engine"):
+        workers = named(rendered[overlay], "StatefulSet", name)
+        assert 1 <= workers["spec"]["replicas"] <= kafka.partitions, name
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -216,3 +222,16 @@ def test_crds_kept_here_are_the_ones_the_manifests_use() -> None:
         "ClickHouseInstallation",
         "ClickHouseKeeperInstallation",
     }
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_engine_pod_signs_with_the_secrets_key(
+    rendered: dict[str, list[Manifest]], overlay: str
+) -> None:
+    """One master key for every replica, from the Secret (a key generated per pod, on its own
+    volume, would give receivers a different secret per partition)."""
+    [container] = pod_specs(rendered[overlay])["headwater-engine"]["containers"]
+    [signing] = [e for e in container["env"] if e["name"] == "HEADWATER_ENGINE_SIGNING_KEY"]
+    secret = {"name": "headwater", "key": "engine-signing-key"}
+    assert signing["valueFrom"]["secretKeyRef"] == secret
+    assert "HEADWATER_ENGINE_SIGNING_KEY" not in config(rendered[overlay])

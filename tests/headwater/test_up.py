@@ -46,6 +46,8 @@ def test_up_serves_the_seed_pageview_and_stops_cleanly(tmp_path: Path) -> None:
         "HEADWATER_SINK_GROUP_ID": "test-up-sink",
         "HEADWATER_PROCESSORS_APP_ID": "test-up-processors",
         "HEADWATER_PROCESSORS_METRICS_PORT": str(free_port()),
+        "HEADWATER_ENGINE_APP_ID": "test-up-engine",
+        "HEADWATER_ENGINE_METRICS_PORT": str(free_port()),
     }
     env = environment(overrides, unset=("KAFKA_BOOTSTRAP", "CLICKHOUSE_URL"))
     log = tmp_path / "up.log"
@@ -80,7 +82,7 @@ def test_up_serves_the_seed_pageview_and_stops_cleanly(tmp_path: Path) -> None:
         assert "https://example.com/blog/article" in table
 
         processes = descendants(up.pid)
-        assert len(processes) >= 4  # kafka, sink, processors, gateway
+        assert len(processes) >= 5  # kafka, sink, processors, engine, gateway
         up.send_signal(signal.SIGINT)
         assert up.wait(60) == 0, log.read_text()
         left = [pid for pid in processes if pid_alive(pid)]

@@ -90,6 +90,7 @@ def test_the_banner_shows_the_workflow_secret_key_when_there_is_one(
         tmp_path / "credentials.env",
     )
     assert ("  Workflow API secret key sk_test_abc\n" in banner) is with_workflow_keys
+    assert ("webhooks receive" in banner) is with_workflow_keys
 
 
 def test_the_cli_prints_the_four_keys_once_and_lists_them(
