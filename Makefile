@@ -40,7 +40,7 @@ compose-e2e: install containers
 
 lint: install
 	$(BIN)/pip install --quiet ruff mypy
-	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy runtime headwater gateway processors sinks schemas bench
+	$(BIN)/ruff check . && $(BIN)/ruff format --check . && $(BIN)/mypy runtime headwater gateway processors engine sinks schemas bench
 
 # Every benchmark in turn (python -m bench): docs/benchmarks.json and the latest results on
 # docs/performance.md. ARGS="--quick" runs each briefly, to check the wiring. Each target below

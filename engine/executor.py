@@ -18,6 +18,7 @@ again unchanged (`_touch`): the local RocksDB may hold writes whose changelog re
 lost, and writing them again puts them in the changelog, so the partition's next owner has them.
 """
 
+import hashlib
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -123,13 +124,14 @@ class _Run:
         if self.state.get("executions", ident.encode()) is not None:
             self._touch(ident)  # a replayed command
             return
-        template_key = f"{start.workflow_id}:{start.version}".encode()
-        if self.state.get("templates", template_key) is None:
-            self.state.put("templates", template_key, orjson.dumps(start.template))
+        template = orjson.dumps(start.template, option=orjson.OPT_SORT_KEYS)
+        template_key = f"{start.workflow_id}:{hashlib.sha256(template).hexdigest()[:32]}"
+        if self.state.get("templates", template_key.encode()) is None:
+            self.state.put("templates", template_key.encode(), template)
         data = start.template.get("data")
         execution = Execution(
             ident, self.key.decode(), command.project_id, command.environment,
-            start.workflow_id, start.version, start.user_key,
+            start.workflow_id, start.version, template_key, start.user_key,
             command.user_key if command.type == "event" else None, start.stop_event,
             {**(data if isinstance(data, dict) else {}), **command.execution_data}, at,
         )  # fmt: skip
@@ -276,7 +278,7 @@ class _Run:
         self.state.put("executions", execution.id.encode(), execution.encode())
 
     def _template(self, execution: Execution) -> dict[str, Any]:
-        stored = self.state.get("templates", execution.template_key)
+        stored = self.state.get("templates", execution.template.encode())
         return orjson.loads(stored) if stored is not None else {}
 
     def _touch(self, ident: str) -> None:

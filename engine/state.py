@@ -12,7 +12,9 @@ tests (`MemoryState`):
   (stop events: a person's executions of a workflow) and `["u", project, environment, user,
   execution]` (the API's stop: a user's executions). JSON arrays, so a prefix of one is the
   array's opening elements and a comma: no separator can be ambiguous.
-- `templates`: `workflow:version` -> the published template, stored once for all executions of it.
+- `templates`: `workflow:<SHA-256 of the template>` -> the template, stored once for all the
+  executions that run it (a published version never changes, but a draft run by `execute`, as
+  version 0, may: the content names it).
 - `stats`: workflow id -> counters (engine/stats.py); its changelog is `headwater.workflow-stats`.
 """
 
@@ -87,6 +89,7 @@ class Execution:
     environment: Literal["test", "live"]
     workflow_id: str
     version: int
+    template: str  # its key in `templates`
     user_key: str
     person_id: str | None
     stop_event: str | None
@@ -96,10 +99,6 @@ class Execution:
     ended_at: int | None = None
     nodes: dict[str, dict[str, int]] = field(default_factory=dict)
     done: list[str] = field(default_factory=list)
-
-    @property
-    def template_key(self) -> bytes:
-        return f"{self.workflow_id}:{self.version}".encode()
 
     def encode(self) -> bytes:
         if self.status != "running":  # all a replayed command needs to know

@@ -167,8 +167,12 @@ class WebhookSender:
         if session is not None:
             await session.close()
 
-    async def attempt(self, delivery: Delivery) -> AttemptResult:
-        """Never raises for the network's or the receiver's trouble: that is an outcome."""
+    async def attempt(
+        self, delivery: Delivery, wanted: Callable[[], bool] = lambda: True
+    ) -> AttemptResult | None:
+        """Never raises for the network's or the receiver's trouble: that is an outcome. None
+        when `wanted()`, asked once a connection slot is held and right before the request
+        begins, says the attempt is no longer wanted (its execution was stopped meanwhile)."""
         assert self._session is not None, "start() the sender first"
         try:
             url = URL(delivery.url)
@@ -177,6 +181,8 @@ class WebhookSender:
         if reason := target_refusal(url, self._allow):
             return AttemptResult(None, reason, None, True)
         async with self._slots:
+            if not wanted():
+                return None
             return await self._post(self._session, url, delivery)
 
     async def _post(

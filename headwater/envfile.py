@@ -9,6 +9,7 @@ from typing import Any
 
 from pydantic_settings import BaseSettings
 
+from engine.settings import EngineSettings
 from gateway.settings import GatewaySettings
 from processors.settings import ProcessorSettings
 from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
@@ -22,6 +23,7 @@ SETTINGS: tuple[type[BaseSettings], ...] = (
     ClickHouseSettings,
     GatewaySettings,
     ProcessorSettings,
+    EngineSettings,
     SinkSettings,
 )
 

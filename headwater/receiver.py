@@ -7,7 +7,8 @@ Every POST, at any path: a bad signature is refused with 401. A verified one cou
 of its `webhook-id`; then the next scripted answer, if any is left, is given (`500`, `429:2` with
 `Retry-After: 2`, `hang:20`: no answer for 20 s, then 504), and the request has no effect;
 otherwise it is answered 204, and reported if its id is new (one effect per id). `GET
-/deliveries` shows, per id, its attempts, effects, body and each attempt's `webhook-timestamp`.
+/deliveries` shows, per id, its attempts, effects, body, and each attempt's `webhook-timestamp`
+and arrival time.
 """
 
 import asyncio
@@ -120,11 +121,13 @@ class Receiver:
     def _attempted(self, webhook_id: str, now: str, body: bytes, timestamp: str) -> dict[str, Any]:
         delivery = self.deliveries.setdefault(
             webhook_id,
-            {"attempts": 0, "first_at": now, "effects": 0, "body": _parsed(body), "timestamps": []},
-        )
+            {"attempts": 0, "first_at": now, "effects": 0, "body": _parsed(body), "timestamps": [],
+             "arrivals": []},
+        )  # fmt: skip
         delivery["attempts"] += 1
         delivery["last_at"] = now
         delivery["timestamps"].append(int(float(timestamp)))
+        delivery["arrivals"].append(now)
         return delivery
 
     async def _list(self, request: web.Request) -> web.Response:

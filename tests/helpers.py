@@ -6,7 +6,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TypeVar
 from urllib.error import URLError
@@ -26,6 +26,7 @@ __all__ = [
     "headwater",
     "http_ok",
     "produce",
+    "produce_many",
     "read_topic_until",
     "run_headwater",
     "start_group_at_end",
@@ -62,12 +63,18 @@ def read_topic_until(
 
 def produce(bootstrap: str, topic: str, key: bytes, value: bytes) -> None:
     """Publish one record as a direct producer would, and wait for the ack."""
+    produce_many(bootstrap, topic, [(key, value)])
+
+
+def produce_many(bootstrap: str, topic: str, records: Sequence[tuple[bytes, bytes]]) -> None:
+    """Publish (key, value) records in order, batched, and wait for every ack."""
 
     async def send() -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all")
+        producer = AIOKafkaProducer(bootstrap_servers=bootstrap, acks="all", linger_ms=5)
         await producer.start()
         try:
-            await producer.send_and_wait(topic, value, key=key)
+            sent = [await producer.send(topic, value, key=key) for key, value in records]
+            await asyncio.gather(*sent)
         finally:
             await producer.stop()
 

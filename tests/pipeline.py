@@ -26,6 +26,19 @@ CLEAN_EXITS = {0, -signal.SIGTERM}
 
 PROCESSORS_GROUP = "test-pipeline-processors"
 SINK_GROUP = "test-pipeline-sink"
+ENGINE_GROUP = "test-pipeline-engine"
+# The engine's webhook retries, short enough to watch: attempts 0.5, 1, 2 s apart (each times 0.5-1
+# jitter), 1 s timeout, four attempts in all; the tests' receivers listen on 127.0.0.1.
+ENGINE_SETTINGS = {
+    "HEADWATER_ENGINE_APP_ID": ENGINE_GROUP,
+    "HEADWATER_ENGINE_WEBHOOK_ALLOW": "127.0.0.1",
+    "HEADWATER_ENGINE_WEBHOOK_TIMEOUT_S": "1",
+    "HEADWATER_ENGINE_WEBHOOK_BACKOFF_BASE_S": "0.5",
+    "HEADWATER_ENGINE_WEBHOOK_BACKOFF_CAP_S": "2",
+    "HEADWATER_ENGINE_WEBHOOK_MAX_ATTEMPTS": "4",
+    "HEADWATER_ENGINE_SIGNING_KEY": "test-signing-key",
+    "HEADWATER_ENGINE_METRICS_PORT": "0",
+}
 
 
 class Pipeline(NamedTuple):
@@ -36,6 +49,17 @@ class Pipeline(NamedTuple):
     credentials: DevCredentials  # all of the dev project's keys
     env: dict[str, str]  # the components' environment, to start another gateway beside them
     data_dir: Path  # projects file, credentials and the components' logs
+    processes: dict[str, subprocess.Popen[bytes]]  # by command: `engine` may be restarted
+
+    def kill_engine(self) -> None:
+        """SIGKILL the workflow engine: no shutdown, no commit, like a crash."""
+        engine = self.processes["engine"]
+        engine.kill()
+        engine.wait(timeout=30)
+
+    def start_engine(self) -> None:
+        log = self.data_dir / "engine.log"
+        self.processes["engine"] = headwater("engine", env=self.env, log=log)
 
 
 @contextmanager
@@ -48,19 +72,21 @@ def running_pipeline(kafka: str, clickhouse: str, data_dir: Path) -> Iterator[Pi
     # Fresh groups start at the end of the shared topics: other tests' events are not ours.
     start_group_at_end(kafka, PROCESSORS_GROUP, topics.RAW)
     start_group_at_end(kafka, SINK_GROUP, topics.EVENTS)
-    processes: list[subprocess.Popen[bytes]] = []
+    for topic in (topics.WORKFLOW_COMMANDS, topics.WORKFLOW_SIGNALS):
+        start_group_at_end(kafka, ENGINE_GROUP, topic)
+    processes: dict[str, subprocess.Popen[bytes]] = {}
     try:
-        for name in ("sink", "process", "gateway"):
-            processes.append(headwater(name, env=env, log=data_dir / f"{name}.log"))
+        for name in ("sink", "process", "engine", "gateway"):
+            processes[name] = headwater(name, env=env, log=data_dir / f"{name}.log")
         urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         for url in (urls["sink"], urls["gateway"]):
             eventually(partial(http_ok, f"{url}/readyz"), timeout=60, what=url)
         yield Pipeline(
             urls["gateway"], urls["sink"], urls["processors"], credentials.vemetric_token,
-            credentials, env, data_dir,
+            credentials, env, data_dir, processes,
         )  # fmt: skip
     finally:
-        codes = {p.args[-1]: stop(p) for p in reversed(processes)}  # type: ignore[index]
+        codes = {name: stop(p) for name, p in reversed(processes.items())}
         assert set(codes.values()) <= CLEAN_EXITS, f"unclean exits {codes}; logs in {data_dir}"
 
 
@@ -78,5 +104,6 @@ def _environment(
             "HEADWATER_SINK_BATCH_MAX_AGE_MS": "200",
             "HEADWATER_PROCESSORS_APP_ID": PROCESSORS_GROUP,
             "HEADWATER_PROCESSORS_METRICS_PORT": str(ports["processors"]),
+            **ENGINE_SETTINGS,
         }
     )

@@ -14,7 +14,7 @@ import pytest
 from tests.conftest import ROOT
 
 MAX_LINES = 300
-COMPONENTS = {"gateway", "processors", "sinks"}
+COMPONENTS = {"gateway", "processors", "engine", "sinks"}
 # What each package may import among Headwater's own top-level packages (besides itself).
 ALLOWED = {
     "schemas": set(),

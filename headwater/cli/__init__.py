@@ -8,10 +8,11 @@ import sys
 
 import click
 
-from headwater.cli.components import gateway, process, sink, up
+from headwater.cli.components import engine, gateway, process, sink, up
 from headwater.cli.credentials import keys
 from headwater.cli.dead_letters import dlq
 from headwater.cli.operations import migrate, settings_, sql, stack, topics
+from headwater.cli.webhooks import webhooks
 from runtime.errors import HeadwaterError
 
 __all__ = ["cli", "main"]
@@ -22,7 +23,21 @@ def cli() -> None:
     """Headwater: vendor event formats over HTTP -> Kafka -> stream processors -> ClickHouse."""
 
 
-for command in (up, stack, gateway, process, sink, sql, migrate, topics, dlq, keys, settings_):
+for command in (
+    up,
+    stack,
+    gateway,
+    process,
+    engine,
+    sink,
+    sql,
+    migrate,
+    topics,
+    dlq,
+    keys,
+    webhooks,
+    settings_,
+):
     cli.add_command(command)
 
 

@@ -1,4 +1,5 @@
-"""`headwater up` and the commands that run one component each: gateway, process, sink.
+"""`headwater up` and the commands that run one component each: gateway, process, engine,
+sink.
 
 Settings are read from the environment here, once, and handed to what runs.
 """
@@ -6,6 +7,8 @@ Settings are read from the environment here, once, and handed to what runs.
 import asyncio
 import os
 import shutil
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 import click
 
@@ -16,7 +19,12 @@ from runtime.logs import configure_logging
 from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
 from sinks.settings import SinkSettings
 
-__all__ = ["gateway", "process", "sink", "up"]
+if TYPE_CHECKING:
+    import faust
+
+    from runtime.telemetry import ComponentMetrics
+
+__all__ = ["engine", "gateway", "process", "sink", "up"]
 
 
 @click.command()
@@ -72,29 +80,65 @@ def gateway(tls_cert: str | None, tls_key: str | None) -> None:
 @click.command()
 def process() -> None:
     """Run a stream-processor worker (faust)."""
-    import faust
-    import uvloop
-    from prometheus_client import start_http_server
-
     from processors.app import changelog_topics, create_app
-    from runtime.kafka import ensure_topics
     from runtime.telemetry import ComponentMetrics
 
     settings, kafka, processor = HeadwaterSettings(), KafkaSettings(), ProcessorSettings()
     configure_logging(settings.log_level)
     metrics = ComponentMetrics("processors")
-    if processor.metrics_port:
-        start_http_server(processor.metrics_port, processor.metrics_host, metrics.registry)
+    _serve_metrics(metrics, processor.metrics_port, processor.metrics_host)
+    (settings.data_dir / "processors").mkdir(parents=True, exist_ok=True)  # faust makes one level
+    _run_worker(
+        kafka,
+        changelog_topics(processor.app_id),
+        lambda: create_app(processor, kafka, settings.data_dir, metrics),
+    )
+
+
+@click.command()
+def engine() -> None:
+    """Run a workflow-engine worker (faust): executions, delay timers, webhooks."""
+    from engine.app import changelog_topics, create_app
+    from engine.settings import EngineSettings
+    from runtime.telemetry import ComponentMetrics
+
+    settings, kafka, engine_settings = HeadwaterSettings(), KafkaSettings(), EngineSettings()
+    configure_logging(settings.log_level)
+    metrics = ComponentMetrics("engine")
+    _serve_metrics(metrics, engine_settings.metrics_port, engine_settings.metrics_host)
+    master_key = engine_settings.signing_key_value(settings.data_dir)
+    (settings.data_dir / "engine").mkdir(parents=True, exist_ok=True)
+    _run_worker(
+        kafka,
+        changelog_topics(engine_settings.app_id),
+        lambda: create_app(engine_settings, kafka, settings.data_dir, metrics, master_key),
+    )
+
+
+def _serve_metrics(metrics: "ComponentMetrics", port: int, host: str) -> None:
+    from prometheus_client import start_http_server
+
+    if port:
+        start_http_server(port, host, metrics.registry)
+
+
+def _run_worker(
+    kafka: KafkaSettings, changelogs: list[str], create_app: "Callable[[], faust.App]"
+) -> None:
+    """Run a faust app as a worker until it stops, its topics and changelogs made first."""
+    import faust
+    import uvloop
+
+    from runtime.kafka import ensure_topics
+
     # uvloop for the worker's loop and the one faust's consumer thread makes (through the policy).
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
-    loop.run_until_complete(ensure_topics(kafka, changelogs=changelog_topics(processor.app_id)))
-    (settings.data_dir / "processors").mkdir(parents=True, exist_ok=True)  # faust makes one level
-    app = create_app(processor, kafka, settings.data_dir, metrics)
+    loop.run_until_complete(ensure_topics(kafka, changelogs=changelogs))
     # Keep Headwater's JSON logging (faust would install its own) and no terminal spinner.
     worker = faust.Worker(
-        app, loop=loop, quiet=True, override_logging=False, redirect_stdouts=False
+        create_app(), loop=loop, quiet=True, override_logging=False, redirect_stdouts=False
     )
     worker.spinner = None
     worker.execute_from_commandline()

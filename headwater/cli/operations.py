@@ -71,16 +71,22 @@ def migrate() -> None:
 
 @click.command()
 def topics() -> None:
-    """Create Headwater's missing topics and the processors' changelogs (partitions and replicas
-    from HEADWATER_KAFKA_*, changelog names from HEADWATER_PROCESSORS_APP_ID).
+    """Create Headwater's missing topics and the changelogs of the processors and the engine
+    (partitions and replicas from HEADWATER_KAFKA_*, changelog names from
+    HEADWATER_PROCESSORS_APP_ID and HEADWATER_ENGINE_APP_ID).
 
     Every component also does this at start; run it first where the topics should exist before
     anything runs (compose's init service)."""
+    from engine.app import changelog_topics as engine_changelogs
+    from engine.settings import EngineSettings
     from processors.app import changelog_topics
     from runtime.kafka import ensure_topics
 
     kafka = KafkaSettings()
-    changelogs = changelog_topics(ProcessorSettings().app_id)
+    changelogs = [
+        *changelog_topics(ProcessorSettings().app_id),
+        *engine_changelogs(EngineSettings().app_id),
+    ]
     created = asyncio.run(ensure_topics(kafka, timeout=120.0, changelogs=changelogs))
     click.echo(
         f"created {', '.join(created)} ({kafka.partitions} partitions, "
