@@ -21,7 +21,6 @@ from tests.services import free_port
 __all__ = ["Receiver", "hook_template", "receiving", "start_command"]
 
 PROJECT = "engine-tests"
-SECRET = project_secret(ENGINE_SETTINGS["HEADWATER_ENGINE_SIGNING_KEY"], PROJECT)
 
 
 class Receiver:
@@ -46,11 +45,13 @@ class Receiver:
 
 @contextmanager
 def receiving(
-    env: dict[str, str], log_dir: Path, script: str = "", port: int = 0
+    env: dict[str, str], log_dir: Path, script: str = "", port: int = 0, project: str = PROJECT
 ) -> Iterator[Receiver]:
-    """`headwater webhooks receive` on 127.0.0.1 (a free port unless given)."""
+    """`headwater webhooks receive` on 127.0.0.1 (a free port unless given), verifying with
+    `project`'s signing secret."""
     port = port or free_port()
-    args = ["webhooks", "receive", "--port", str(port), "--secret", SECRET]
+    secret = project_secret(ENGINE_SETTINGS["HEADWATER_ENGINE_SIGNING_KEY"], project)
+    args = ["webhooks", "receive", "--port", str(port), "--secret", secret]
     if script:
         args += ["--script", script]
     process = headwater(*args, env=env, log=log_dir / f"receiver-{port}.log")
