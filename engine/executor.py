@@ -14,22 +14,33 @@ execution's state is stale and ignored. The one clock read is the caller's `now_
 refuse a wake that came early.
 
 A record that finds its work done already (a replay after a crash) writes the execution's state
-again unchanged (`_touch`): the local RocksDB may hold writes whose changelog records the crash
-lost, and writing them again puts them in the changelog, so the partition's next owner has them.
+again unchanged (`engine.state.touch`): the local RocksDB may hold writes whose changelog records
+the crash lost, and writing them again puts them in the changelog, so the partition's next owner
+has them.
 """
 
 import hashlib
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import orjson
 
 from engine.delays import due_at
 from engine.history import History
-from engine.state import Execution, Graph, State, Timer, index_keys, index_prefix, timer_key
+from engine.state import (
+    Execution,
+    Graph,
+    State,
+    Timer,
+    from_ms,
+    index_keys,
+    index_prefix,
+    template_of,
+    timer_key,
+    to_ms,
+    touch,
+)  # fmt: skip
 from engine.stats import StatsDelta
 from engine.webhooks import render
 from schemas.executions import Signal
@@ -78,7 +89,7 @@ class _Run:
         self.history = History(self.effects.records)
 
     def command(self, command: Command) -> None:
-        at = _ms(command.at)
+        at = to_ms(command.at)
         if command.type == "stop":
             self._stop_matching(command, at)
             return
@@ -99,7 +110,7 @@ class _Run:
         tkey = timer_key(signal.due_ms, signal.execution_id, signal.node_id)
         stored = self.state.get("timers", tkey)
         if stored is None or (timer := Timer.decode(stored)).attempt != signal.attempt:
-            self._touch(signal.execution_id)  # stale: answered already, or the execution ended
+            touch(self.state, signal.execution_id)  # stale: answered, or the execution ended
             return
         if timer.replay:
             self._replayed(tkey, timer, signal)
@@ -122,7 +133,7 @@ class _Run:
     def _start(self, command: Command, start: Start, at: int) -> None:
         ident = execution_id(start.workflow_id, start.version, command.request_id)
         if self.state.get("executions", ident.encode()) is not None:
-            self._touch(ident)  # a replayed command
+            touch(self.state, ident)  # a replayed command
             return
         template = orjson.dumps(start.template, option=orjson.OPT_SORT_KEYS)
         template_key = f"{start.workflow_id}:{hashlib.sha256(template).hexdigest()[:32]}"
@@ -188,7 +199,7 @@ class _Run:
         self.stats.count(execution.workflow_id, node_id, "entered")
         self.history.step(execution, "entered", at, node_id)
         if node.get("type") == "Delay":
-            due = _ms(due_at(_time(at), node, self.zone))
+            due = to_ms(due_at(from_ms(at), node, self.zone))
             timer = Timer("delay", execution.key)
         elif node.get("type") == "Webhook":
             due, delivery = at, render(node, execution.data, execution.id, execution.project_id)
@@ -207,7 +218,7 @@ class _Run:
         self._leave(execution, node_id)
         self.stats.count(execution.workflow_id, node_id, "succeeded")
         self.history.step(execution, "succeeded", at, node_id)
-        graph = Graph(self._template(execution))
+        graph = Graph(template_of(self.state, execution))
         self._enter_children(execution, graph, node_id, at)
         self._end_if_idle(execution, at)
 
@@ -236,7 +247,7 @@ class _Run:
 
     def _attempted(self, execution: Execution, tkey: bytes, timer: Timer, signal: Signal) -> None:
         self.state.delete("timers", tkey)
-        at = _ms(signal.at)
+        at = to_ms(signal.at)
         self.history.attempt(execution, signal)
         node_id = signal.node_id
         if signal.outcome == "delivered":
@@ -276,31 +287,3 @@ class _Run:
 
     def _save(self, execution: Execution) -> None:
         self.state.put("executions", execution.id.encode(), execution.encode())
-
-    def _template(self, execution: Execution) -> dict[str, Any]:
-        stored = self.state.get("templates", execution.template.encode())
-        return orjson.loads(stored) if stored is not None else {}
-
-    def _touch(self, ident: str) -> None:
-        """Write an execution's stored state again, unchanged (see the module's docstring)."""
-        stored = self.state.get("executions", ident.encode())
-        if stored is None:
-            return
-        self.state.put("executions", ident.encode(), stored)
-        execution = Execution.decode(stored)
-        if execution is None:
-            return
-        for index in index_keys(execution):
-            self.state.put("running", index, b"")
-        for node_id, node in execution.nodes.items():
-            tkey = timer_key(node["due"], execution.id, node_id)
-            if (timer := self.state.get("timers", tkey)) is not None:
-                self.state.put("timers", tkey, timer)
-
-
-def _ms(moment: datetime) -> int:
-    return int(moment.timestamp() * 1000)
-
-
-def _time(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, UTC)

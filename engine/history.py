@@ -8,9 +8,8 @@ replay` produces it back there and the engine sends it again, with the same deli
 """
 
 import uuid
-from datetime import UTC, datetime
 
-from engine.state import Execution, Timer
+from engine.state import Execution, Timer, from_ms, to_ms
 from schemas import topics
 from schemas.dead_letter import DeadLetter
 from schemas.executions import Signal, Step, StepKind
@@ -43,7 +42,7 @@ class History:
             environment=execution.environment, workflow_id=execution.workflow_id,
             version=execution.version, user_key=execution.user_key,
             person_id=execution.person_id, node_id=node_id, kind=kind,
-            at=datetime.fromtimestamp(at_ms / 1000, UTC), attempt=attempt, status=status,
+            at=from_ms(at_ms), attempt=attempt, status=status,
             detail=detail,
         )  # fmt: skip
         self._records.append((topics.WORKFLOW_HISTORY, execution.id.encode(), step.encode()))
@@ -53,7 +52,7 @@ class History:
         if signal.error:
             detail = f"{detail}: {signal.error}"
         self.step(
-            execution, "attempt", int(signal.at.timestamp() * 1000), signal.node_id,
+            execution, "attempt", to_ms(signal.at), signal.node_id,
             attempt=signal.attempt, status=signal.status, detail=detail,
         )  # fmt: skip
 

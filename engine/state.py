@@ -20,6 +20,7 @@ tests (`MemoryState`):
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal, Protocol
 
 import orjson
@@ -34,10 +35,14 @@ __all__ = [
     "State",
     "TableName",
     "Timer",
+    "from_ms",
     "index_keys",
     "index_prefix",
     "parse_timer_key",
+    "template_of",
     "timer_key",
+    "to_ms",
+    "touch",
 ]
 
 TableName = Literal["executions", "timers", "running", "templates", "stats"]
@@ -177,3 +182,34 @@ def index_keys(execution: Execution) -> list[bytes]:
         person = [*scope, execution.person_id, execution.workflow_id, execution.id]
         keys.append(orjson.dumps(["p", *person]))
     return keys
+
+
+def to_ms(moment: datetime) -> int:
+    return int(moment.timestamp() * 1000)
+
+
+def from_ms(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def template_of(state: State, execution: Execution) -> dict[str, Any]:
+    stored = state.get("templates", execution.template.encode())
+    return orjson.loads(stored) if stored is not None else {}
+
+
+def touch(state: State, ident: str) -> None:
+    """Write an execution's stored state again, unchanged: a record that finds its work done
+    already (a replay after a crash) makes sure the changelog has it (engine/executor.py)."""
+    stored = state.get("executions", ident.encode())
+    if stored is None:
+        return
+    state.put("executions", ident.encode(), stored)
+    execution = Execution.decode(stored)
+    if execution is None:
+        return
+    for index in index_keys(execution):
+        state.put("running", index, b"")
+    for node_id, node in execution.nodes.items():
+        tkey = timer_key(node["due"], execution.id, node_id)
+        if (timer := state.get("timers", tkey)) is not None:
+            state.put("timers", tkey, timer)

@@ -34,6 +34,7 @@ from sinks.settings import SinkSettings
 __all__ = ["run_pipeline"]
 
 COMPONENTS = ("sink", "process", "engine", "gateway")  # start order; stopped in reverse
+LOCAL_RECEIVERS = "127.0.0.1,::1,localhost"
 _READY_TIMEOUT_S = 90.0
 
 
@@ -66,6 +67,9 @@ def run_pipeline(
     try:
         asyncio.run(ensure_topics(kafka))
         credentials, created = ensure_dev_project(settings)
+        # A development stack sends webhooks to local receivers (`headwater webhooks receive`);
+        # deployments allow-list private targets themselves (HEADWATER_ENGINE_WEBHOOK_ALLOW).
+        os.environ.setdefault("HEADWATER_ENGINE_WEBHOOK_ALLOW", LOCAL_RECEIVERS)
         for name in COMPONENTS:
             if stop.is_set():  # Ctrl-C while the stack was starting
                 return
@@ -200,8 +204,8 @@ def _banner(
             *(
                 [
                     f"  Workflow API secret key {credentials.workflows_secret_key}",
-                    f"Webhooks: {_command()} webhooks receive (a local receiver: the engine may"
-                    " send to it once started with HEADWATER_ENGINE_WEBHOOK_ALLOW=127.0.0.1)",
+                    f"Webhooks: {_command()} webhooks receive --port 9000 (a local receiver;"
+                    " here the engine may send to 127.0.0.1)",
                 ]
                 if credentials.workflows_secret_key
                 else []
