@@ -45,7 +45,7 @@ class Ticker(Lifecycle):
         self._per_tick = max(1, int(fire_rate * self._tick_s))
         self._refire_s = refire_s
         self._lateness = lateness
-        self._fired: dict[bytes, float] = {}  # timer key -> when fired (monotonic)
+        self._fired: dict[bytes, float] = {}  # timer key -> when fired (monotonic), oldest first
         self._task = BackgroundTask(self._run, "engine-ticker")
 
     async def start(self) -> None:
@@ -63,13 +63,13 @@ class Ticker(Lifecycle):
     def fire_now(self, partition: int, key: bytes, timer: Timer) -> None:
         """Fire a timer the agent has just made due at once (a webhook entered), without waiting
         for the next tick; remembered like the others, so the tick does not fire it again."""
-        self._fired[key] = time.monotonic()
+        self._remember(key, time.monotonic())
         self._fire(partition, key, timer)
 
     def tick(self, now_ms: int) -> int:
         """Fire what is due at `now_ms`, up to this tick's share of the rate; how many fired."""
         now = time.monotonic()
-        self._fired = {k: t for k, t in self._fired.items() if now - t < self._refire_s}
+        self._forget_fired_before(now - self._refire_s)
         budget = self._per_tick
         for partition in sorted(self._partitions()):
             budget -= self._tick_partition(partition, now_ms, now, budget)
@@ -85,8 +85,21 @@ class Ticker(Lifecycle):
                 break
             if key in self._fired:
                 continue
-            self._fired[key] = now
+            self._remember(key, now)
             self._lateness.observe(max(0, now_ms - due_ms) / 1000)
             self._fire(partition, key, Timer.decode(value))
             fired += 1
         return fired
+
+    def _remember(self, key: bytes, at: float) -> None:
+        self._fired.pop(key, None)  # re-inserted at the end: the dict stays ordered by time
+        self._fired[key] = at
+
+    def _forget_fired_before(self, moment: float) -> None:
+        """Drop what was fired before `moment` (the oldest come first), so a timer still there
+        then fires again: its signal was lost with a crashed producer."""
+        while self._fired:
+            key, at = next(iter(self._fired.items()))
+            if at >= moment:
+                return
+            del self._fired[key]
