@@ -58,8 +58,9 @@ class WorkflowTriggers:
     ) -> None:
         self._source = source
         self._changes = changes
-        self._built: tuple[Definitions, int] | None = None
-        self._index = TriggerIndex(Definitions())
+        self._state = source.state  # what the index was built from, and after how many changes
+        self._count = changes.count
+        self._index = TriggerIndex(self._state)
         self._component = metrics.component
         self._commands = Counter(
             "headwater_workflow_commands",
@@ -84,10 +85,9 @@ class WorkflowTriggers:
             await asyncio.sleep(_READY_POLL_S)
 
     def commands_for(self, event: Event) -> Command | None:
-        state, count = self._source.state, self._changes.count
-        built = self._built
-        if built is None or built[0] is not state or built[1] != count:
-            self._index, self._built = TriggerIndex(state), (state, count)
+        if self._source.state is not self._state or self._changes.count != self._count:
+            self._state, self._count = self._source.state, self._changes.count
+            self._index = TriggerIndex(self._state)
         return self._index.commands_for(event)
 
     def count(self, command: Command, partition: int) -> None:

@@ -51,7 +51,7 @@ from bench.processors.report import (
     print_triggers,
 )
 from bench.processors.throughput import Drain, drain
-from bench.processors.triggers import step_ns_per_event
+from bench.processors.triggers import call_floor_ns, step_ns_per_event
 from bench.processors.workload import workload
 from bench.profiling import py_spy_command
 from bench.results import CaseResult, percentile
@@ -157,12 +157,14 @@ def triggers_result(drains: list[Drain], loaded: list[Drain], events: int) -> Ca
     load = workload("bench-trigger-step", events, 1)
     workflows = loaded[0].workflows
     step = {n: step_ns_per_event(load.project_id, load.records, n) for n in (0, workflows)}
-    print_triggers(drains, loaded, step)
+    floor = call_floor_ns(load.records)
+    print_triggers(drains, loaded, step, floor)
     figures = {
         "cpu_us_per_event_with_workflows": statistics.median(d.cpu_us_per_event for d in loaded),
         "cpu_us_per_event_without": statistics.median(d.cpu_us_per_event for d in drains),
         "step_ns_per_event_with_workflows": step[workflows],
         "step_ns_per_event_without": step[0],
+        "empty_call_ns_per_event": floor,
     }
     case = f"workflow triggers: no match, {workflows} workflows in the project"
     return CaseResult(case, figures, [d.cpu_us_per_event for d in loaded])
