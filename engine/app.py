@@ -76,7 +76,7 @@ def create_app(
         topic_replication_factor=kafka.replication_factor,
     )
     tables = _tables(app, settings, kafka.partitions)
-    executor = Executor(settings.zone)
+    executor = Executor(settings.zone, settings.keep_ended_s * 1000)
     observed = _Metrics(metrics, tables["timers"], app)
 
     async def signal(key: bytes, record: Signal) -> None:

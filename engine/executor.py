@@ -11,12 +11,8 @@ from when it was entered (the command's time for the first nodes, a Delay's due 
 webhook's delivery for the next), so a Delay's due time is the same on every replay; a wake or an
 attempt names the timer it answers (due time and attempt), and one that does not match the
 execution's state is stale and ignored. The one clock read is the caller's `now_ms`, only to
-refuse a wake that came early.
-
-A record that finds its work done already (a replay after a crash) writes the execution's state
-again unchanged (`engine.state.touch`): the local RocksDB may hold writes whose changelog records
-the crash lost, and writing them again puts them in the changelog, so the partition's next owner
-has them.
+refuse a wake that came early. A record that finds its work done already (a replay after a
+crash) writes the execution's state again unchanged (`engine.state.touch`), for the changelog.
 """
 
 import hashlib
@@ -46,7 +42,9 @@ from engine.webhooks import render
 from schemas.executions import Signal
 from schemas.workflows import Command, Start
 
-__all__ = ["Effects", "Executor", "execution_id"]
+__all__ = ["ENDED_NODE", "Effects", "Executor", "execution_id"]
+
+ENDED_NODE = "~ended"  # the node id of an ended execution's `forget` timer
 
 _NAMESPACE = uuid.UUID("6f3c2a8e-5b1d-4e0a-9c47-2d8b1f6e3a90")
 
@@ -66,11 +64,14 @@ class Effects:
 
 
 class Executor:
-    def __init__(self, zone: ZoneInfo) -> None:
-        self._zone = zone
+    """`zone`: delays of a day and longer; `keep_ended_ms`: how long an ended execution's record
+    stays, so that a command replayed within it starts nothing (then a `forget` timer drops it)."""
+
+    def __init__(self, zone: ZoneInfo, keep_ended_ms: int = 7 * 86_400_000) -> None:
+        self._zone, self._keep_ended_ms = zone, keep_ended_ms
 
     def handle(self, state: State, key: bytes, record: Command | Signal, now_ms: int) -> Effects:
-        run = _Run(state, key, self._zone, now_ms)
+        run = _Run(state, key, self._zone, now_ms, self._keep_ended_ms)
         if isinstance(record, Command):
             run.command(record)
         else:
@@ -82,8 +83,11 @@ class Executor:
 class _Run:
     """Handling one record: the state, and what it has changed so far."""
 
-    def __init__(self, state: State, key: bytes, zone: ZoneInfo, now_ms: int) -> None:
+    def __init__(
+        self, state: State, key: bytes, zone: ZoneInfo, now_ms: int, keep_ended_ms: int
+    ) -> None:
         self.state, self.key, self.zone, self.now_ms = state, key, zone, now_ms
+        self.keep_ended_ms = keep_ended_ms
         self.stats = StatsDelta()
         self.effects = Effects()
         self.history = History(self.effects.records)
@@ -114,6 +118,11 @@ class _Run:
             return
         if timer.replay:
             self._replayed(tkey, timer, signal)
+            return
+        if timer.kind == "forget":
+            self.state.delete("timers", tkey)
+            if self._load(signal.execution_id) is None:  # ended, as it should be
+                self.state.delete("executions", signal.execution_id.encode())
             return
         execution = self._load(signal.execution_id)
         if execution is None or signal.node_id not in execution.nodes:
@@ -242,6 +251,8 @@ class _Run:
             self.state.delete("running", index)
         execution.status, execution.ended_at = status, at  # type: ignore[assignment]
         self.history.step(execution, status, at, detail=why)  # type: ignore[arg-type]
+        forget = Timer("forget", execution.key)
+        self._put_timer(at + self.keep_ended_ms, execution.id, ENDED_NODE, forget)
 
     # webhooks
 

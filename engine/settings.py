@@ -45,6 +45,13 @@ class EngineSettings(BaseSettings):
         description="Timers fired per second per worker at most. Timers overdue after downtime"
         " fire at once, at this rate, so a restart does not flood receivers.",
     )
+    keep_ended_s: int = Field(
+        7 * 86_400,
+        gt=0,
+        description="How long an ended execution is remembered, so that a command replayed"
+        " within it (a processors or gateway retry) starts nothing new; then its record is"
+        " dropped.",
+    )
     webhook_timeout_s: float = Field(
         15.0,
         gt=0,

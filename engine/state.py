@@ -119,10 +119,11 @@ class Execution:
 
 @dataclass(frozen=True, slots=True)
 class Timer:
-    """What comes due: a Delay's end (`delay`) or a webhook attempt (`send`). A `replay` send is
-    a dead letter put back by `headwater dlq replay`: it delivers, and advances nothing."""
+    """What comes due: a Delay's end (`delay`), a webhook attempt (`send`), or the end of an
+    ended execution's record (`forget`). A `replay` send is a dead letter put back by `headwater
+    dlq replay`: it delivers, and advances nothing."""
 
-    kind: Literal["delay", "send"]
+    kind: Literal["delay", "send", "forget"]
     key: str  # the execution's Kafka key
     attempt: int = 1
     delivery: Delivery | None = None

@@ -50,9 +50,12 @@ def execution(state: MemoryState, request: str = "ev-1", version: int = 1) -> Ex
     return Execution.decode(stored)
 
 
-def timers(state: MemoryState) -> list[tuple[int, str, str, Timer]]:
-    found = sorted(state.tables["timers"].items())
-    return [(*parse_timer_key(k), Timer.decode(v)) for k, v in found]
+def timers(state: MemoryState, *, forget: bool = False) -> list[tuple[int, str, str, Timer]]:
+    """The pending timers in key order; an ended execution's `forget` timer only if asked."""
+    found = [
+        (*parse_timer_key(k), Timer.decode(v)) for k, v in sorted(state.tables["timers"].items())
+    ]
+    return [t for t in found if forget or t[3].kind != "forget"]
 
 
 def steps(effects: Effects) -> list[tuple[str, str]]:
@@ -201,3 +204,14 @@ def test_day_delays_use_the_zone_and_minute_of_day() -> None:
     Executor(ZoneInfo("Europe/Berlin")).handle(state, KEY, event_command(tpl), AT_MS)
     [(due, _, _, _)] = timers(state)
     assert datetime.fromtimestamp(due / 1000, UTC) == AT + timedelta(hours=20, minutes=30)
+
+
+def test_an_ended_execution_is_remembered_for_a_while_then_forgotten() -> None:
+    state = MemoryState()
+    handle(state, event_command(template(HOOK, edges=["s-h"])))
+    attempted(state, "delivered", status=200)
+    [(due, ident, node, timer)] = timers(state, forget=True)
+    assert (timer.kind, due) == ("forget", AT_MS + 7 * 86_400_000)
+    assert handle(state, event_command(template(HOOK, edges=["s-h"]))).started == 0
+    handle(state, Signal(type="wake", execution_id=ident, node_id=node, at=AT, due_ms=due), due)
+    assert state.tables["executions"] == {} and timers(state, forget=True) == []
