@@ -65,3 +65,7 @@ bench-processors: install
 
 bench-workflows: install
 	$(BIN)/python -m bench.workflows
+
+.PHONY: bench-engine
+bench-engine: install
+	$(BIN)/python -m bench.engine $(ARGS)

@@ -9,6 +9,8 @@
     make bench-sink             # python -m bench.sinks: rows/s into ClickHouse, freshness
     make bench-workflows        # python -m bench.workflows: workflow API latency, CPU per
                                 # request, how soon another gateway process sees a write
+    make bench-engine           # python -m bench.engine: the workflow engine's pending delays
+                                # (memory, disk, restart), event-to-webhook latency, timers
 
 What they share: environment.py (the broker, ClickHouse, the dev project, component
 processes), cpu.py (CPU time from /proc, and the noise of other work), kafka.py (batch

@@ -15,6 +15,7 @@ import tempfile
 import traceback
 from pathlib import Path
 
+from bench.engine.benchmark import BENCHMARK as ENGINE
 from bench.environment import progress, quick_mode, stop_on_sigterm
 from bench.gateway import instructions, servers, throughput
 from bench.page import PAGE, RESULTS_FILE, update_page
@@ -35,6 +36,7 @@ BENCHMARKS = {
     "processors": PROCESSORS,
     "sinks": SINKS,
     "workflows": WORKFLOWS,
+    "engine": ENGINE,
 }
 
 

@@ -1,0 +1,1 @@
+"""The workflow engine's benchmark (`make bench-engine`): see bench/engine/benchmark.py."""
