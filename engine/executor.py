@@ -6,7 +6,7 @@ letter's delivery is put back (`resend`). `Executor.handle` changes the state an
 records to send (history steps, dead letters) and the webhook timers due at once (`Effects`).
 
 Everything follows from the record and the stored state, never from "now": an execution id is
-UUIDv5(workflow, version, request), so a replayed command starts nothing new; a node's times come
+UUIDv5(workflow, request), so a replayed command starts nothing new; a node's times come
 from when it was entered (the command's time for the first nodes, a Delay's due time or the
 webhook's delivery for the next), so a Delay's due time is the same on every replay; a wake or an
 attempt names the timer it answers (due time and attempt), and one that does not match the
@@ -49,8 +49,11 @@ ENDED_NODE = "~ended"  # the node id of an ended execution's `forget` timer
 _NAMESPACE = uuid.UUID("6f3c2a8e-5b1d-4e0a-9c47-2d8b1f6e3a90")
 
 
-def execution_id(workflow_id: str, version: int, request_id: str) -> str:
-    return str(uuid.uuid5(_NAMESPACE, f"{workflow_id}:{version}:{request_id}"))
+def execution_id(workflow_id: str, request_id: str) -> str:
+    """One execution per workflow and triggering event or request. The version is left out on
+    purpose: a command made again after the workflow was re-published (a replayed raw record)
+    carries the new version, and must still start nothing new."""
+    return str(uuid.uuid5(_NAMESPACE, f"{workflow_id}:{request_id}"))
 
 
 @dataclass(slots=True)
@@ -140,7 +143,7 @@ class _Run:
     # starting and stopping
 
     def _start(self, command: Command, start: Start, at: int) -> None:
-        ident = execution_id(start.workflow_id, start.version, command.request_id)
+        ident = execution_id(start.workflow_id, command.request_id)
         if self.state.get("executions", ident.encode()) is not None:
             touch(self.state, ident)  # a replayed command
             return

@@ -24,6 +24,7 @@ __all__ = [
     "StartedBeforeTheAgents",
     "exit_on_failure",
     "exit_unless_delivered",
+    "iterate_from",
     "partition_store",
     "raw_topic",
     "rocksdb_options",

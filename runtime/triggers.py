@@ -18,7 +18,7 @@ Decisions (the README repeats them):
   "properties"}}`, the person's properties being those the event sets, as conditions see them.
 - One command per event at most (`type="event"`): its request id is the event's id, so a
   processed event read again after a crash makes the same command and the engine's execution ids
-  (workflow, version, request) start nothing new. Each `Start` carries the published template as
+  (workflow, request) start nothing new. Each `Start` carries the published template as
   the index held it when the event was processed: later edits never reach the execution.
 - A published workflow the index cannot use (conditions that do not compile, a definition
   missing its parts: only a direct producer writes those, the API validates) triggers nothing;

@@ -48,9 +48,7 @@ def test_a_sigkilled_engine_loses_no_timer_and_fires_none_early(pipeline: Pipeli
         time.sleep(3.0)  # every delay is past due while no engine runs
         pipeline.start_engine()
         seen = receiver.wait_for(EXECUTIONS, timeout=120)
-    ids = {
-        delivery_id(execution_id("wf-engine-tests", 1, c.request_id), "hook"): c for c in commands
-    }
+    ids = {delivery_id(execution_id("wf-engine-tests", c.request_id), "hook"): c for c in commands}
     assert set(seen) == set(ids)
     for ident, delivery in seen.items():
         assert delivery["effects"] == 1
@@ -79,7 +77,7 @@ def test_a_receiver_down_throughout_leaves_a_dead_letter_that_replay_delivers(
     port = free_port()  # nothing listens: every attempt is refused
     command = start_command(hook_template(f"http://127.0.0.1:{port}"), {"n": 2}, person="down")
     record(_kafka(pipeline), [command])
-    ident = execution_id("wf-engine-tests", 1, command.request_id)
+    ident = execution_id("wf-engine-tests", command.request_id)
 
     def ours(letter_record) -> bool:  # type: ignore[no-untyped-def]
         letter = DeadLetter.model_validate_json(letter_record.value)

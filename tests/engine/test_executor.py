@@ -44,8 +44,8 @@ def handle(state: MemoryState, record: Command | Signal, now_ms: int = AT_MS) ->
     return Executor(ZoneInfo("UTC")).handle(state, KEY, record, now_ms)
 
 
-def execution(state: MemoryState, request: str = "ev-1", version: int = 1) -> Execution | None:
-    stored = state.get("executions", execution_id("wf", version, request).encode())
+def execution(state: MemoryState, request: str = "ev-1") -> Execution | None:
+    stored = state.get("executions", execution_id("wf", request).encode())
     assert stored is not None
     return Execution.decode(stored)
 
@@ -90,6 +90,8 @@ def test_a_command_starts_one_execution_waiting_from_its_own_time() -> None:
     assert effects.started == 1
     again = handle(state, event_command(DELAY_THEN_HOOK))
     assert again.records == [] and again.started == 0 and len(state.tables["executions"]) == 1
+    republished = handle(state, event_command(DELAY_THEN_HOOK, version=2))  # replayed, later
+    assert republished.started == 0 and len(state.tables["executions"]) == 1
     assert stats(state)["executions_count"] == 1
 
 

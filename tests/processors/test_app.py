@@ -1,14 +1,7 @@
-"""The faust app as created, before it starts (no broker is needed to read its topology), and its
-exit policy: a record the producer gave up on, or an agent failing, stops the worker before the
-offset of the record can be committed."""
+"""The faust app as created, before it starts (no broker is needed to read its topology)."""
 
-import asyncio
 from pathlib import Path
 
-import pytest
-from aiokafka.errors import KafkaTimeoutError
-
-from processors import app
 from processors.app import changelog_topics, create_app
 from processors.settings import ProcessorSettings
 from runtime.settings import KafkaSettings
@@ -20,44 +13,3 @@ def test_changelog_topics_are_the_ones_faust_declares_for_the_tables(tmp_path: P
     faust_app = create_app(settings, KafkaSettings(), tmp_path, ComponentMetrics("processors"))
     declared = [table.changelog_topic.get_topic_name() for table in faust_app.tables.values()]
     assert sorted(changelog_topics("an-app")) == sorted(declared)
-
-
-def _delivery(error: Exception | None) -> "asyncio.Future[object]":
-    loop = asyncio.new_event_loop()
-    future: asyncio.Future[object] = loop.create_future()
-    loop.close()  # a future keeps its outcome without a running loop
-    if error is None:
-        future.set_result(object())
-    else:
-        future.set_exception(error)
-    return future
-
-
-@pytest.fixture
-def exits(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    """The exit codes the worker would have ended with."""
-    codes: list[int] = []
-    monkeypatch.setattr(app.os, "_exit", codes.append)
-    return codes
-
-
-def test_a_failed_delivery_exits_at_once_with_the_tempfail_code(exits: list[int]) -> None:
-    app.exit_unless_delivered(_delivery(KafkaTimeoutError()))
-    assert exits == [app.EXIT_RESTART]
-
-
-def test_a_delivered_record_changes_nothing(exits: list[int]) -> None:
-    app.exit_unless_delivered(_delivery(None))
-    assert exits == []
-
-
-def test_a_failing_agent_exits_at_once_with_the_tempfail_code(exits: list[int]) -> None:
-    with app.exit_on_failure("headwater.entries"):
-        raise RuntimeError("the table's changelog write failed")
-    assert exits == [app.EXIT_RESTART]
-
-
-def test_a_cancelled_agent_is_left_to_faust(exits: list[int]) -> None:
-    with pytest.raises(asyncio.CancelledError), app.exit_on_failure("headwater.raw-to-events"):
-        raise asyncio.CancelledError
-    assert exits == []
