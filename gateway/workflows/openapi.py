@@ -38,7 +38,8 @@ _STATUS_TEXT = {
     "Idempotency-Key is still running",
     413: "Body too large",
     415: "Neither JSON nor form-encoded, or not UTF-8",
-    422: "The Idempotency-Key was used on this path with another body",
+    422: "The Idempotency-Key was used on this path with another body, or a trigger named a"
+    " workflow never published (NOT_PUBLISHED)",
     503: "Kafka is unavailable; retry later",
 }
 _IDEMPOTENCY_KEY: dict[str, Any] = {
