@@ -42,6 +42,7 @@ from runtime.streams import (
     rocksdb_options,
     send,
     table,
+    worker_app,
 )
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
@@ -61,20 +62,7 @@ def create_app(
     metrics: ComponentMetrics,
     master_key: str,
 ) -> faust.App:
-    app = faust.App(
-        settings.app_id,
-        broker=";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(",")),
-        store="rocksdb://",
-        key_serializer="raw",
-        value_serializer="raw",
-        datadir=str(data_dir / "engine"),
-        web_enabled=False,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
-        producer_linger=0.005,
-        topic_partitions=kafka.partitions,
-        topic_replication_factor=kafka.replication_factor,
-    )
+    app = worker_app(settings.app_id, kafka, data_dir / "engine", producer_linger=0.005)
     tables = _tables(app, settings, kafka.partitions)
     executor = Executor(settings.zone, settings.keep_ended_s * 1000)
     observed = _Metrics(metrics, tables["timers"], app)

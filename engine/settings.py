@@ -13,18 +13,18 @@ from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, NoDecode
+from pydantic_settings import NoDecode
 
 from engine.ssrf import AllowList
 from runtime.errors import HeadwaterError
-from runtime.settings import settings_config
+from runtime.settings import FaustWorkerSettings, settings_config
 
 __all__ = ["MIN_SIGNING_KEY_LENGTH", "EngineSettings", "signing_key_file"]
 
 MIN_SIGNING_KEY_LENGTH = 16
 
 
-class EngineSettings(BaseSettings):
+class EngineSettings(FaustWorkerSettings):
     """The faust worker's identity, its timers, how it calls webhooks, and its metrics."""
 
     model_config = settings_config("HEADWATER_ENGINE_")
@@ -96,22 +96,9 @@ class EngineSettings(BaseSettings):
         " in <data_dir>/engine/signing.key (mode 0600). Set it when workers do not share a data"
         " folder.",
     )
-    rocksdb_write_buffer_mb: int = Field(
-        8,
-        gt=0,
-        description="RocksDB memtable size per table partition (two at most, then flushed to"
-        " disk); faust's default is 64 MB, three at most.",
-    )
-    rocksdb_block_cache_mb: int = Field(
-        16,
-        gt=0,
-        description="RocksDB block cache per table partition (faust's default: 2 GiB). Timers and"
-        " executions not cached are read from disk, through the OS page cache.",
-    )
     metrics_port: int = Field(
         8084, ge=0, description="Port of the Prometheus /metrics endpoint (0 turns it off)."
     )
-    metrics_host: str = Field("127.0.0.1", description="Listen address of /metrics.")
 
     @field_validator("time_zone")
     @classmethod

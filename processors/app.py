@@ -44,6 +44,7 @@ from runtime.streams import (
     rocksdb_options,
     send,
     table,
+    worker_app,
 )
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
@@ -58,20 +59,12 @@ _SEEN, _LINKS, _ENTRIES = "seen", "links", "entries"  # the faust tables
 def create_app(
     settings: ProcessorSettings, kafka: KafkaSettings, data_dir: Path, metrics: ComponentMetrics
 ) -> faust.App:
-    app = faust.App(
+    app = worker_app(
         settings.app_id,
-        broker=";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(",")),
-        store="rocksdb://",
-        key_serializer="raw",  # tables' changelogs: keys and values are bytes we encode
-        value_serializer="raw",
-        datadir=str(data_dir / "processors"),
-        web_enabled=False,
-        consumer_auto_offset_reset="earliest",
-        producer_acks=-1,
+        kafka,
+        data_dir / "processors",
         producer_linger=0.01,
         producer_max_batch_size=262_144,
-        topic_partitions=kafka.partitions,
-        topic_replication_factor=kafka.replication_factor,
     )
     store_options = rocksdb_options(
         settings.rocksdb_write_buffer_mb, settings.rocksdb_block_cache_mb

@@ -1,14 +1,13 @@
 """The processors' settings (`HEADWATER_PROCESSORS_*`)."""
 
 from pydantic import Field
-from pydantic_settings import BaseSettings
 
-from runtime.settings import settings_config
+from runtime.settings import FaustWorkerSettings, settings_config
 
 __all__ = ["ProcessorSettings"]
 
 
-class ProcessorSettings(BaseSettings):
+class ProcessorSettings(FaustWorkerSettings):
     """The faust worker's identity, its state, and where it reports metrics."""
 
     model_config = settings_config("HEADWATER_PROCESSORS_")
@@ -37,19 +36,6 @@ class ProcessorSettings(BaseSettings):
         description="An Embeddables event whose entry is missing waits up to this long for the"
         " entries the worker has not read yet before it is dead-lettered as ENTRY_NOT_FOUND.",
     )
-    rocksdb_write_buffer_mb: int = Field(
-        8,
-        gt=0,
-        description="RocksDB memtable size per table partition (two at most, then flushed to"
-        " disk); faust's default is 64 MB, three at most.",
-    )
-    rocksdb_block_cache_mb: int = Field(
-        16,
-        gt=0,
-        description="RocksDB block cache per table partition (faust's default: 2 GiB). Lookups"
-        " of identities not cached read from disk, through the OS page cache.",
-    )
     metrics_port: int = Field(
         8082, ge=0, description="Port of the Prometheus /metrics endpoint (0 turns it off)."
     )
-    metrics_host: str = Field("127.0.0.1", description="Listen address of /metrics.")

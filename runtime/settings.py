@@ -11,7 +11,13 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-__all__ = ["ClickHouseSettings", "HeadwaterSettings", "KafkaSettings", "settings_config"]
+__all__ = [
+    "ClickHouseSettings",
+    "FaustWorkerSettings",
+    "HeadwaterSettings",
+    "KafkaSettings",
+    "settings_config",
+]
 
 
 def settings_config(prefix: str) -> SettingsConfigDict:
@@ -130,3 +136,23 @@ class ClickHouseSettings(BaseSettings):
     def server_url(self) -> str:
         """The HTTP URL to use when ClickHouse is a server (external or local)."""
         return self.url or f"http://127.0.0.1:{self.http_port}"
+
+
+class FaustWorkerSettings(BaseSettings):
+    """What the faust workers (processors, engine) set alike: RocksDB's memory per table
+    partition, and where their Prometheus /metrics listens. Each subclass has its own prefix
+    and metrics port."""
+
+    rocksdb_write_buffer_mb: int = Field(
+        8,
+        gt=0,
+        description="RocksDB memtable size per table partition (two at most, then flushed to"
+        " disk); faust's default is 64 MB, three at most.",
+    )
+    rocksdb_block_cache_mb: int = Field(
+        16,
+        gt=0,
+        description="RocksDB block cache per table partition (faust's default: 2 GiB). What is"
+        " not cached is read from disk, through the OS page cache.",
+    )
+    metrics_host: str = Field("127.0.0.1", description="Listen address of /metrics.")
