@@ -16,7 +16,6 @@ crash) writes the execution's state again unchanged (`engine.state.touch`), for 
 """
 
 import hashlib
-import uuid
 from dataclasses import dataclass, field
 from zoneinfo import ZoneInfo
 
@@ -29,6 +28,7 @@ from engine.state import (
     Graph,
     State,
     Timer,
+    execution_id,
     from_ms,
     index_keys,
     index_prefix,
@@ -42,18 +42,9 @@ from engine.webhooks import render
 from schemas.executions import Signal
 from schemas.workflows import Command, Start
 
-__all__ = ["ENDED_NODE", "Effects", "Executor", "execution_id"]
+__all__ = ["ENDED_NODE", "Effects", "Executor"]
 
 ENDED_NODE = "~ended"  # the node id of an ended execution's `forget` timer
-
-_NAMESPACE = uuid.UUID("6f3c2a8e-5b1d-4e0a-9c47-2d8b1f6e3a90")
-
-
-def execution_id(workflow_id: str, request_id: str) -> str:
-    """One execution per workflow and triggering event or request. The version is left out on
-    purpose: a command made again after the workflow was re-published (a replayed raw record)
-    carries the new version, and must still start nothing new."""
-    return str(uuid.uuid5(_NAMESPACE, f"{workflow_id}:{request_id}"))
 
 
 @dataclass(slots=True)
@@ -67,8 +58,8 @@ class Effects:
 
 
 class Executor:
-    """`zone`: delays of a day and longer; `keep_ended_ms`: how long an ended execution's record
-    stays, so that a command replayed within it starts nothing (then a `forget` timer drops it)."""
+    """`zone`: for delays of a day and longer; `keep_ended_ms`: how long an ended execution's
+    record stays (a command replayed within it starts nothing), then a `forget` timer drops it."""
 
     def __init__(self, zone: ZoneInfo, keep_ended_ms: int = 7 * 86_400_000) -> None:
         self._zone, self._keep_ended_ms = zone, keep_ended_ms

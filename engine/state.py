@@ -18,6 +18,7 @@ tests (`MemoryState`):
 - `stats`: workflow id -> counters (engine/stats.py); its changelog is `headwater.workflow-stats`.
 """
 
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -35,6 +36,7 @@ __all__ = [
     "State",
     "TableName",
     "Timer",
+    "execution_id",
     "from_ms",
     "index_keys",
     "index_prefix",
@@ -214,3 +216,12 @@ def touch(state: State, ident: str) -> None:
         tkey = timer_key(node["due"], execution.id, node_id)
         if (timer := state.get("timers", tkey)) is not None:
             state.put("timers", tkey, timer)
+
+
+_NAMESPACE = uuid.UUID("6f3c2a8e-5b1d-4e0a-9c47-2d8b1f6e3a90")
+
+
+def execution_id(workflow_id: str, request_id: str) -> str:
+    """One per workflow and triggering event or request; not per version: a command made again
+    after a re-publish (a replayed raw record) carries the new version, and starts nothing."""
+    return str(uuid.uuid5(_NAMESPACE, f"{workflow_id}:{request_id}"))

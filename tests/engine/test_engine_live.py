@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 
 import orjson
 
-from engine.executor import execution_id
+from engine.state import execution_id
 from engine.webhooks import delivery_id
 from schemas import topics
 from schemas.dead_letter import DeadLetter

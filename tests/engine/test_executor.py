@@ -7,8 +7,8 @@ from zoneinfo import ZoneInfo
 
 import orjson
 
-from engine.executor import Effects, Executor, execution_id
-from engine.state import Execution, MemoryState, Timer, parse_timer_key
+from engine.executor import Effects, Executor
+from engine.state import Execution, MemoryState, Timer, execution_id, parse_timer_key
 from schemas import topics
 from schemas.dead_letter import DeadLetter
 from schemas.executions import Outcome, Signal, Step
