@@ -12,10 +12,8 @@ and timer. Processing is at least once and the executor is deterministic on repl
 command or signal changes nothing twice (engine/executor.py).
 """
 
-import asyncio
 import logging
 import time
-from collections.abc import Coroutine
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -85,11 +83,11 @@ def create_app(
         read_execution, signal, observed.attempts,
     )  # fmt: skip
 
-    def fire(partition: int, key: bytes, timer: Timer) -> None:
+    async def fire(partition: int, key: bytes, timer: Timer) -> bool:
         if timer.kind == "send":
-            sender.dispatch(partition, key, timer)
-        else:
-            _spawn(signal(timer.key.encode(), _wake(key)))
+            return await sender.attempt(partition, key, timer)
+        await signal(timer.key.encode(), _wake(key))
+        return True
 
     ticker = Ticker(
         tables["timers"], lambda: _active(app), lambda: app.in_recovery or app.rebalancing,
@@ -104,7 +102,8 @@ def create_app(
         with exit_on_failure("headwater.engine"):
             async for event in stream.events():
                 message = event.message
-                effects = _handle(executor, tables, message, observed)
+                state = FaustState(tables, message.partition, ticker)
+                effects = _handle(executor, state, message, observed)
                 for topic, key, value in effects.records:
                     await send(app, topic, key, value)
                 for key, timer in effects.sends:
@@ -131,7 +130,7 @@ def changelog_topics(app_id: str) -> list[str]:
 
 def _handle(
     executor: Executor,
-    tables: dict[TableName, TableT[bytes, bytes]],
+    state: FaustState,
     message: faust.types.Message,
     observed: "_Metrics",
 ) -> Effects:
@@ -143,7 +142,6 @@ def _handle(
             if message.topic == topics.WORKFLOW_COMMANDS
             else Signal.model_validate_json(message.value or b"")
         )
-        state = FaustState(tables, message.partition)
         effects = executor.handle(state, key, record, int(time.time() * 1000))
     except ValidationError as exc:
         return _set_aside(message, reason_for(exc), str(exc))
@@ -169,23 +167,6 @@ def _wake(timer_key: bytes) -> Signal:
 
 def _now() -> datetime:
     return datetime.now(UTC)
-
-
-_background: set["asyncio.Task[None]"] = set()
-
-
-def _spawn(coroutine: Coroutine[Any, Any, None]) -> None:
-    """Run a produce in the background; a failed one is logged (the timer stays and fires
-    again)."""
-    task = asyncio.create_task(coroutine)
-    _background.add(task)
-    task.add_done_callback(_finished)
-
-
-def _finished(task: "asyncio.Task[None]") -> None:
-    _background.discard(task)
-    if not task.cancelled() and (error := task.exception()) is not None:
-        log.warning("could not send a wake signal", exc_info=error)
 
 
 def _active(app: faust.App) -> set[int]:

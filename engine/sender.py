@@ -1,5 +1,5 @@
-"""Webhook attempts, one task each, outside stream iteration: a slow receiver never holds a
-partition, and a retry is a timer, never a sleep.
+"""Webhook attempts, one task each (the ticker's), outside stream iteration: a slow receiver
+never holds a partition, and a retry is a timer, never a sleep.
 
 The ticker (or the agent, for a webhook due at once) hands over a `send` timer; the attempt's
 outcome goes back through the log as an `attempted` signal naming the timer, and the agent
@@ -15,7 +15,6 @@ the host, connecting, sending) cannot be recalled: a stop applied meanwhile ends
 and nothing after it fires.
 """
 
-import asyncio
 import logging
 import random
 from collections.abc import Awaitable, Callable
@@ -50,23 +49,17 @@ class Sender(Lifecycle):
         self._read, self._produce = read_execution, produce
         self._attempts = attempts
         self._rng = random.Random()
-        self._tasks: set[asyncio.Task[None]] = set()
 
     async def start(self) -> None:
         await self._webhooks.start()
 
     async def stop(self) -> None:
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._webhooks.stop()
 
-    def dispatch(self, partition: int, timer_key: bytes, timer: Timer) -> None:
-        task = asyncio.create_task(self._attempt(partition, timer_key, timer))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _attempt(self, partition: int, timer_key: bytes, timer: Timer) -> None:
+    async def attempt(self, partition: int, timer_key: bytes, timer: Timer) -> bool:
+        """One attempt of a `send` timer; True once its outcome is on the log (or the execution
+        no longer wants it), False if the outcome could not be recorded (the ticker fires the
+        timer again)."""
         due_ms, execution_id, node_id = parse_timer_key(timer_key)
         assert timer.delivery is not None, "a send timer carries its delivery"
 
@@ -75,7 +68,7 @@ class Sender(Lifecycle):
 
         result = await self._webhooks.attempt(timer.delivery, wanted)
         if result is None:
-            return
+            return True
         ended = datetime.now(UTC)
         outcome, retry_at = self._outcome(result, timer.attempt, ended)
         self._attempts.labels(outcome).inc()
@@ -86,8 +79,10 @@ class Sender(Lifecycle):
         )  # fmt: skip
         try:
             await self._produce(timer.key.encode(), signal)
-        except Exception:  # the timer is still there: the ticker fires it again
+        except Exception:
             log.exception("could not record a webhook attempt", extra={"delivery": node_id})
+            return False
+        return True
 
     def _waiting(
         self, partition: int, execution_id: str, node_id: str, due_ms: int, timer: Timer
