@@ -47,7 +47,7 @@ from tests.kafka import commit_group_at_end
 
 __all__ = ["Pending", "commands", "pending"]
 
-POLL_S = 0.25
+POLL_S = 1.0
 STARTUP_TIMEOUT_S = 300.0
 STALL_TIMEOUT_S = 120.0
 SETTLE_S = 5.0
