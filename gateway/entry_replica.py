@@ -7,6 +7,11 @@ length), so memory grows with the number of entries, not with their size or with
 false "found" needs a 64-bit hash collision (about 1 in 10^7 at a million entries) and is caught
 downstream, where the processors resolve the full key.
 
+An entry counts only from a record on its key's rule partition (`runtime.partitioning`), where
+the processors resolve events: a producer that put it elsewhere gets it moved there by the
+processors within milliseconds, and until then the gateway answers 404 ENTRY_NOT_FOUND. So a 200
+never names an entry the processors cannot find.
+
 The gateway is not ready until the replica has read up to the end offsets it saw at start. Entries
 written through this process's API are applied at once; other processes see them within the
 consumer's fetch wait.
@@ -14,6 +19,7 @@ consumer's fetch wait.
 
 import hashlib
 
+from runtime.partitioning import rule_partition
 from runtime.replica import Records, TopicFollower
 from runtime.settings import KafkaSettings
 from runtime.tasks import Lifecycle
@@ -62,6 +68,8 @@ class EntryReplica(Lifecycle):
         self._keys.clear()
 
     def _apply_records(self, records: Records) -> None:
+        partitions = self._follower.partitions  # known: the consumer fetched from the topic
         for record in records:
-            if record.key is not None:
-                self.apply(record.key, record.value is not None)
+            key = record.key
+            if key is not None and record.partition == rule_partition(key, partitions):
+                self.apply(key, record.value is not None)

@@ -11,16 +11,15 @@ import asyncio
 import logging
 import random
 import time
-from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
-from aiokafka.partitioner import murmur2
 
 from gateway.errors import KafkaUnavailable
 from gateway.metrics import GatewayMetrics
 from gateway.records import OutgoingRecord
 from gateway.settings import GatewaySettings
+from runtime.partitioning import rule_partition
 from runtime.settings import KafkaSettings
 from runtime.tasks import BackgroundTask, Lifecycle
 
@@ -32,17 +31,12 @@ _RECONNECT_DELAY_S = 1.0
 _MAX_BATCH_BYTES = 256 * 1024
 
 
-@lru_cache(maxsize=65_536)
-def _key_index(key: bytes, partitions: int) -> int:
-    return (murmur2(key) & 0x7FFFFFFF) % partitions
-
-
 def partition_for_key(key: bytes | None, all_partitions: list[int], available: list[int]) -> int:
-    """aiokafka's (and the Java client's) default partitioner, with murmur2 cached per key:
-    the same person lands on the same partition whoever produces, at a fraction of the cost."""
+    """Headwater's partition rule (`runtime.partitioning`, aiokafka's default partitioner with
+    murmur2 cached per key): records land where the processors keep their state."""
     if key is None:
         return random.choice(available or all_partitions)
-    return all_partitions[_key_index(key, len(all_partitions))]
+    return all_partitions[rule_partition(key, len(all_partitions))]
 
 
 class RecordPublisher(Lifecycle):

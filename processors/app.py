@@ -2,28 +2,32 @@
 
 Two agents, co-partitioned (same partition counts, same keys, so faust gives partition N of both
 topics to one worker):
-- `headwater.entries` reads the compacted entries topic into the `entries` table;
-- `headwater.raw-to-events` reads the raw topic, hands each record to the chain (decode, dedupe,
-  entry, identity, split, route, trigger) and sends what it returns: the event to the events
-  partition of the raw record's number and the command for the workflow engine it makes, if any;
-  or a dead letter.
+- `headwater.entries` reads the compacted entries topic into the `entries` table, each entry on
+  its rule partition; an entry a producer put elsewhere is sent there (`processors/place.py`);
+- `headwater.raw-to-events` reads the raw topic, hands each record to the chain (decode, place,
+  dedupe, entry, identity, split, route, trigger) and sends what it returns: the event to the
+  events partition of the raw record's number and the command for the workflow engine it makes,
+  if any; or a dead letter; or, for a record off the partition rule, its copy for its rule
+  partition of the raw topic.
 
 State is in faust tables on RocksDB, each with its changelog topic: `seen` (dedupe), `links`
-(anonymous id -> user) and `entries`. Processing is at least once toward Kafka and deterministic
-on replay, and the sink skips outputs whose raw record already passed: exactly once in effect
-(docs/pipeline.md, "Delivery guarantees"). This module holds what is faust's: topics, tables,
-agents, sending, and the worker's exit when a record could be committed past unhandled. The worker
-also follows the Embed Workflow API's definitions (runtime/definition_replica.py), for the chain's
-trigger step (processors/triggers.py). A command is on faust's producer with its event, so it is
-in Kafka before the raw record's offset is committed.
+(anonymous id -> user), `entries` and `entry_aliases` (oddly keyed entries). Processing is at
+least once toward Kafka and deterministic on replay, and the sink skips outputs whose raw record
+already passed: exactly once in effect (docs/pipeline.md, "Delivery guarantees"). This module
+holds what is faust's: topics, tables, agents, sending, and the worker's exit when a record could
+be committed past unhandled. The worker also follows the Embed Workflow API's definitions
+(runtime/definition_replica.py), for the chain's trigger step (processors/triggers.py). A command
+is on faust's producer with its event, so it is in Kafka before the raw record's offset is
+committed.
 """
 
 import logging
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
 import faust
-from faust.types import TP, TableT
+from faust.types import TableT
 from prometheus_client import Gauge
 
 from processors.chain import Chain
@@ -31,6 +35,8 @@ from processors.dedupe import SeenSet, StoredSlice, Sweeper
 from processors.entry_index import EntryIndex
 from processors.gaps import RawGaps
 from processors.identity import IdentityLinks
+from processors.place import EntryPlacement, Reroutes, Rule
+from processors.records import Outgoing
 from processors.settings import ProcessorSettings
 from processors.triggers import WorkflowChanges, WorkflowTriggers
 from runtime.definition_replica import DefinitionReplica
@@ -53,7 +59,7 @@ __all__ = ["changelog_topics", "create_app"]
 
 log = logging.getLogger(__name__)
 
-_SEEN, _LINKS, _ENTRIES = "seen", "links", "entries"  # the faust tables
+_SEEN, _LINKS, _ENTRIES, _ALIASES = "seen", "links", "entries", "entry_aliases"  # faust tables
 
 
 def create_app(
@@ -72,6 +78,12 @@ def create_app(
     seen_table = table(app, _SEEN, kafka.partitions, store_options)
     seen = SeenSet(seen_table, settings.dedupe_window_s * 1000)
     entries = EntryIndex(table(app, _ENTRIES, kafka.partitions, store_options))
+    reroutes = Reroutes(metrics)
+    placement = EntryPlacement(
+        entries,
+        table(app, _ALIASES, kafka.partitions, store_options),
+        Rule(_partition_count(app, kafka, topics.ENTRIES), reroutes),
+    )
     chain = Chain(
         seen=seen,
         entries=entries,
@@ -81,8 +93,9 @@ def create_app(
         ),
         metrics=metrics,
         entry_wait_ms=settings.entry_wait_ms,
-        entries_end=lambda partition: app.consumer.highwater(TP(topics.ENTRIES, partition)),
+        entries_ends=lambda: _ends(app, topics.ENTRIES),
         triggers=_follow_workflow_definitions(app, kafka, settings.app_id, metrics),
+        rule=Rule(_partition_count(app, kafka, topics.RAW), reroutes),
     )
     gaps = RawGaps(kafka, settings.app_id, topics.RAW)
     app.add_dependency(StartedBeforeTheAgents(gaps))
@@ -91,8 +104,8 @@ def create_app(
     async def follow_entries(stream: faust.StreamT) -> None:
         with exit_on_failure("headwater.entries"):
             async for record in stream.events():
-                message = record.message
-                entries.apply(message.partition, message.offset, message.key, message.value)
+                if (copy := placement.take(record.message)) is not None:
+                    await _send(app, copy)
 
     @app.agent(raw_topic(app, topics.RAW), name="headwater.raw-to-events")
     async def raw_to_events(stream: faust.StreamT) -> None:
@@ -105,16 +118,30 @@ def create_app(
                     continue  # delivered again after a rebalance; already handled
                 for raw in (*missed, message):
                     for outgoing in await chain.handle(raw):
-                        await send(
-                            app,
-                            outgoing.topic,
-                            outgoing.key,
-                            outgoing.value,
-                            outgoing.partition,
-                            outgoing.headers,
-                        )
+                        await _send(app, outgoing)
 
     return app
+
+
+async def _send(app: faust.App, outgoing: Outgoing) -> None:
+    await send(
+        app, outgoing.topic, outgoing.key, outgoing.value, outgoing.partition, outgoing.headers
+    )
+
+
+def _partition_count(app: faust.App, kafka: KafkaSettings, topic: str) -> Callable[[], int]:
+    """The topic's partition count as the consumer's metadata has it (the broker's, which the
+    gateway's producer also reads), or the configured count before the consumer has any."""
+    return lambda: app.consumer.topic_partitions(topic) or kafka.partitions
+
+
+def _ends(app: faust.App, topic: str) -> dict[int, int | None]:
+    """The high watermark of each partition of `topic` this worker holds."""
+    return {
+        tp.partition: app.consumer.highwater(tp)
+        for tp in app.consumer.assignment()
+        if tp.topic == topic
+    }
 
 
 def _follow_workflow_definitions(
@@ -135,7 +162,7 @@ def _follow_workflow_definitions(
 
 def changelog_topics(app_id: str) -> list[str]:
     """The changelog topic of each table, named as faust names them."""
-    return [f"{app_id}-{table}-changelog" for table in (_SEEN, _LINKS, _ENTRIES)]
+    return [f"{app_id}-{table}-changelog" for table in (_SEEN, _LINKS, _ENTRIES, _ALIASES)]
 
 
 def _rocksdb_slice(table: TableT[bytes, bytes]) -> StoredSlice:

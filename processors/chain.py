@@ -1,18 +1,22 @@
 """The processing chain: what one raw record becomes, with no faust and no Kafka in sight.
 
-decode -> dedupe -> entry -> identity -> split -> route -> trigger, for each record of the raw
-topic:
+decode -> place -> dedupe -> entry -> identity -> split -> route -> trigger, for each record of
+the raw topic:
 
 1. decode the `Event` (a tombstone or a record that is not an `Event` is a dead letter, its reason
    from `schemas.dead_letter.reason_for`);
-2. dedupe: drop it if its identity was seen inside the window (`processors.dedupe`);
-3. entry: an Embeddables event belongs to its entry, waiting up to `entry_wait_ms` for the entries
-   this worker has not read yet (`processors.entry_index`); none is an ENTRY_NOT_FOUND dead letter;
-4. identity: record the link the event carries and resolve its person (`processors.identity`);
-5. split its properties into metrics and dimensions (`processors.split_metrics`);
-6. route it to the events partition of the raw record's number, naming the raw record in a header
+2. place: a record off Headwater's partition rule (not on `rule_partition(event.kafka_key())`)
+   becomes one copy for its rule partition, and nothing else: no state is read or written for
+   it, and the copy is processed there (`processors.place`);
+3. dedupe: drop it if its identity was seen inside the window (`processors.dedupe`);
+4. entry: an Embeddables event belongs to its entry, waiting up to `entry_wait_ms` for the entries
+   this worker has not read or applied yet (`processors.entry_index`); none is an
+   ENTRY_NOT_FOUND dead letter;
+5. identity: record the link the event carries and resolve its person (`processors.identity`);
+6. split its properties into metrics and dimensions (`processors.split_metrics`);
+7. route it to the events partition of the raw record's number, naming the raw record in a header
    (`schemas.topics.SOURCE_HEADER`), so the sink can skip outputs whose raw record already passed;
-7. trigger: the workflows the final event starts or stops (`processors.triggers`) make one
+8. trigger: the workflows the final event starts or stops (`processors.triggers`) make one
    command for the engine, sent to `headwater.workflow-commands` beside the event. Its request id
    is the event's id, so the same raw record read again after a crash makes the same command, and
    the engine starts nothing new for it.
@@ -22,22 +26,24 @@ the original bytes: the record is kept, not the crash. A sighting is remembered 
 event is handed on, so a dead letter put back after a fix is not taken for a duplicate.
 
 The state is passed in: the steps' mappings (faust tables in the worker, dicts in the tests), the
-sweeper, where the entries topic ends, and the workflow triggers. `Chain.handle` counts what it
-decides and returns what to send; `processors/app.py` sends it on faust's producer, in the order
-of the raw records, and faust flushes the producer before it commits a raw offset.
+sweeper, where the entries partitions end, the raw topic's rule and the workflow triggers.
+`Chain.handle` counts what it decides and returns what to send; `processors/app.py` sends it on
+faust's producer, in the order of the raw records, and faust flushes the producer before it
+commits a raw offset.
 """
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Protocol
 
 from pydantic import ValidationError
 
 from processors.dedupe import SeenSet, Sweeper, event_identity
 from processors.entry_index import EntryIndex
 from processors.identity import IdentityLinks
+from processors.place import Rule
+from processors.records import Outgoing, RawRecord
 from processors.split_metrics import split_metrics
 from processors.triggers import WorkflowTriggers
 from runtime.telemetry import ComponentMetrics
@@ -46,34 +52,11 @@ from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
 from schemas.event import Event, decode, encode
 from schemas.workflows import Command
 
-__all__ = ["Chain", "Outgoing", "RawRecord"]
+__all__ = ["Chain"]
 
 log = logging.getLogger(__name__)
 
 _ENTRY_POLL_S = 0.02
-
-
-class RawRecord(Protocol):
-    """What the chain reads of a raw record: a faust `Message`, or an aiokafka `ConsumerRecord`
-    read by `processors.gaps.RawGaps`."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-
-
-@dataclass(frozen=True, slots=True)
-class Outgoing:
-    """A record to send: a processed event, a command for the workflow engine, or a dead
-    letter."""
-
-    topic: str
-    key: bytes | None
-    value: bytes
-    partition: int | None = None  # None: the producer's partitioner chooses
-    headers: list[tuple[str, bytes]] | None = None
 
 
 class _Unprocessable(Exception):
@@ -95,15 +78,24 @@ class Chain:
     sweeper: Sweeper
     metrics: ComponentMetrics
     entry_wait_ms: int
-    entries_end: Callable[[int], int | None]  # a partition's end offset, as the consumer saw it
+    # the end offset of each entries partition this worker holds, as the consumer saw it
+    entries_ends: Callable[[], Mapping[int, int | None]]
     triggers: WorkflowTriggers
+    rule: Rule  # where the raw topic's records belong
 
     async def handle(self, record: RawRecord) -> list[Outgoing]:
         """What one raw record becomes: its processed event (and the command it makes for the
-        workflow engine, if any), a dead letter, or nothing (a duplicate)."""
+        workflow engine, if any), a dead letter, nothing (a duplicate), or its copy for the
+        partition it belongs on. The copy is counted as received where it lands, not here."""
+        try:
+            event: Event | ValidationError = decode(record.value or b"")  # a tombstone is not
+        except ValidationError as exc:  # an event either: invalid_record
+            event = exc  # set aside where it is: without an event there is no rule to follow
+        if isinstance(event, Event) and (copy := self._misplaced(record, event)) is not None:
+            return [copy]
         self.metrics.inc(self.metrics.events_received, record.topic, record.partition)
         try:
-            outgoing = await self._process(record)
+            outgoing = await self._process(record, event)
         except _Unprocessable as exc:
             return [self._set_aside(record, exc.reason, str(exc))]
         except ValidationError as exc:
@@ -120,14 +112,19 @@ class Chain:
             self.metrics.inc(self.metrics.events_sent, outgoing[0].topic, record.partition)
         return outgoing
 
-    async def _process(self, record: RawRecord) -> list[Outgoing]:
+    def _misplaced(self, record: RawRecord, event: Event) -> Outgoing | None:
+        """Step 2, place: the record's copy for its rule partition, if it is not there."""
+        return self.rule.misplaced(record, event.kafka_key(), event.source_format)
+
+    async def _process(self, record: RawRecord, event: Event | ValidationError) -> list[Outgoing]:
         """The processed event to hand on and its command, if any; [] for a duplicate."""
-        event = decode(record.value or b"")  # a tombstone is not an event: invalid_record
+        if isinstance(event, ValidationError):
+            raise event
         identity = event_identity(event)
         if self.seen.is_duplicate(identity, event, record.offset):
             return []
         if (entry_key := event.names_entry()) is not None:
-            event = await self._with_entry(event, entry_key, record.partition)
+            event = await self._with_entry(event, entry_key)
         final = split_metrics(self.links.resolve(event))
         output = encode(final)
         if not self.triggers.ready:
@@ -140,12 +137,13 @@ class Chain:
         self.triggers.count(command, record.partition)
         return [_route(record, output), _command(command)]
 
-    async def _with_entry(self, event: Event, entry_key: bytes, partition: int) -> Event:
-        """Resolve the event's entry, first waiting out entries this worker has not read yet."""
+    async def _with_entry(self, event: Event, entry_key: bytes) -> Event:
+        """Resolve the event's entry, first waiting out the entries this worker has not read yet
+        and its copies on their way (an entry a producer put off the rule)."""
         clock = asyncio.get_running_loop().time
         deadline = clock() + self.entry_wait_ms / 1000
-        while (entry := self.entries.find(entry_key)) is None and self.entries.behind(
-            partition, self.entries_end(partition)
+        while (entry := self.entries.find(entry_key)) is None and not self.entries.settled(
+            entry_key, self.entries_ends()
         ):
             if clock() >= deadline:
                 break

@@ -1,9 +1,11 @@
 """Follow a compacted topic from its beginning, in the background: the replicas' common part.
 
 A replica reads every partition without a consumer group (it needs all of them, from the start,
-in every process) and hands each batch of records to its owner. It is ready once it has read up
-to the end offsets it saw when it began; after a Kafka error it starts over, telling its owner to
-forget what it had (`reset`), so state is never built from a partial second reading.
+in every process) and hands each batch of records to its owner; `partitions` is the topic's
+partition count as the consumer's metadata has it, for owners that check where a record is. It
+is ready once it has read up to the end offsets it saw when it began; after a Kafka error it
+starts over, telling its owner to forget what it had (`reset`), so state is never built from a
+partial second reading.
 """
 
 import asyncio
@@ -45,6 +47,7 @@ class TopicFollower(Lifecycle):
         self._apply = apply
         self._reset = reset
         self.caught_up = asyncio.Event()
+        self.partitions = 0  # known once the consumer has the topic's metadata
         self._follower = BackgroundTask(self._follow, f"{client_id}-follower")
 
     @property
@@ -87,6 +90,7 @@ class TopicFollower(Lifecycle):
         targets: dict[TopicPartition, int] = {}
         while True:
             batches = await consumer.getmany(timeout_ms=_FETCH_WAIT_MS * 5)
+            self.partitions = len(consumer.partitions_for_topic(self._topic) or ())
             for records in batches.values():
                 self._apply(records)
             if self.caught_up.is_set() or not consumer.assignment():

@@ -120,13 +120,13 @@ async def send(
     app: faust.App,
     topic: str,
     key: bytes | None,
-    value: bytes,
+    value: bytes | None,
     partition: int | None = None,
     headers: list[tuple[str, bytes]] | None = None,
 ) -> None:
-    """Queue a record on faust's producer, which the consumer flushes before it commits.
-    faust's `Topic.send` does the same through a FutureMessage and its callbacks, about 45 µs a
-    record more (docs/performance.md, "Processors performance")."""
+    """Queue a record (`value=None`: a tombstone) on faust's producer, which the consumer
+    flushes before it commits. faust's `Topic.send` does the same through a FutureMessage and
+    its callbacks, about 45 µs a record more (docs/performance.md, "Processors performance")."""
     queued = await app.producer.send(topic, key, value, partition, None, headers)
     delivery = cast("asyncio.Future[RecordMetadata]", queued)  # aiokafka's own future
     delivery.add_done_callback(exit_unless_delivered)

@@ -27,11 +27,13 @@ the order every replica applies the Embed Workflow API's writes in (schemas/work
 __all__ = [
     "ALL",
     "BOTS",
+    "CLIENT_HEADER",
     "COMPACTED",
     "DEAD_LETTER",
     "ENTRIES",
     "EVENTS",
     "RAW",
+    "REROUTED_HEADER",
     "SINGLE_PARTITION",
     "SOURCE_HEADER",
     "WORKFLOWS",
@@ -62,3 +64,11 @@ SINGLE_PARTITION = frozenset({WORKFLOWS})
 # Header of each processed record: the raw record it came from, `"<partition>:<offset>"`. The
 # sink skips a record whose raw record already passed (a processor repeating itself after a crash).
 SOURCE_HEADER = "headwater-source"
+
+# Header of a record the processors moved to the partition Headwater's rule gives it
+# (`runtime.partitioning`): where the producer had put it, `"<partition>:<offset>"`.
+REROUTED_HEADER = "headwater-rerouted-from"
+
+# Header a direct producer may set to be named in `headwater_records_rerouted_total{client}`:
+# Kafka records do not carry the producer's client.id.
+CLIENT_HEADER = "client-id"

@@ -4,7 +4,10 @@ The consumer owns the Kafka side: it polls the sink's topics, turns each record 
 skips it as a repeat, or dead-letters it when it cannot become one), asks the checkpoint to flush
 when the sink is due, and hands rebalances to it: write and commit before a partition is taken
 away, take over marks and pending ranges when one is assigned. Workflow changes are decided by
-the sink's replica of their topic before they become rows (`sinks/workflows.py`).
+the sink's replica of their topic before they become rows (`sinks/workflows.py`). An entries
+record counts only on its key's rule partition (`runtime.partitioning`), as in the gateway's
+replica and the processors: one a producer put elsewhere is skipped, and its copy, which the
+processors send to the rule partition, becomes the row (so a later deletion there wins).
 """
 
 import asyncio
@@ -17,6 +20,7 @@ from aiokafka.errors import KafkaError
 from aiokafka.structs import ConsumerRecord
 from pydantic import ValidationError
 
+from runtime.partitioning import rule_partition
 from runtime.settings import KafkaSettings
 from runtime.tasks import BackgroundTask, Lifecycle
 from runtime.telemetry import ComponentMetrics
@@ -136,6 +140,9 @@ class SinkConsumer(Lifecycle):
             self._metrics.inc(self._metrics.duplicates, message.topic, message.partition)
             self._metrics.inc(self._metrics.events_dropped, message.topic, message.partition)
             return
+        if message.topic == topics.ENTRIES and self._off_rule(message):
+            self._sink.skip(message.topic, message.partition, message.offset)
+            return
         source = Source(message.offset, message.key, message.value)
         try:
             row = self._row(message.topic, source)
@@ -150,6 +157,15 @@ class SinkConsumer(Lifecycle):
             self._sink.skip(message.topic, message.partition, message.offset)
             return
         self._sink.add(row, message.topic, message.partition, source)
+
+    def _off_rule(self, message: ConsumerRecord[bytes, bytes]) -> bool:
+        """A keyed record off its key's rule partition (the processors move it there)."""
+        partitions = self._require_consumer().partitions_for_topic(message.topic)
+        return (
+            message.key is not None
+            and partitions is not None
+            and message.partition != rule_partition(message.key, len(partitions))
+        )
 
     def _row(self, topic: str, source: Source) -> Any:
         """A workflow change is a row only if the replica accepts it (else None)."""

@@ -6,10 +6,12 @@ from dataclasses import dataclass, field
 
 import orjson
 
-from processors.chain import Chain, Outgoing
+from processors.chain import Chain
 from processors.dedupe import SeenSet, Sweeper
 from processors.entry_index import EntryIndex
 from processors.identity import IdentityLinks
+from processors.place import Reroutes, Rule
+from processors.records import Outgoing
 from processors.triggers import WorkflowChanges, WorkflowTriggers
 from runtime.definitions import Definitions
 from runtime.telemetry import ComponentMetrics
@@ -21,7 +23,7 @@ from tests.processors.state import dict_slice
 
 __all__ = ["EMBEDDABLE", "ENTRY", "KEY", "PARTITION", "RawRecord", "Replica", "Worker"]
 
-PARTITION = 2
+PARTITION = 0  # of one, unless a test says otherwise: every record is on the partition rule
 KEY = b"raw-key"
 WINDOW_MS = 60_000
 ENTRY = Entry(
@@ -41,6 +43,7 @@ class RawRecord:
     key: bytes | None = KEY
     topic: str = topics.RAW
     partition: int = PARTITION
+    headers: list[tuple[str, bytes]] | None = None
 
 
 @dataclass
@@ -54,14 +57,16 @@ class Replica:
 
 
 class Worker:
-    """A chain over dict tables; the test sets where the entries topic ends."""
+    """A chain over dict tables; the test sets where the entries partitions end and how many
+    partitions the raw topic has."""
 
-    def __init__(self, entry_wait_ms: int = 0, sweep_every: int = 64) -> None:
+    def __init__(self, entry_wait_ms: int = 0, sweep_every: int = 64, partitions: int = 1) -> None:
         self.seen_table: dict[bytes, bytes] = {}
         self.metrics = ComponentMetrics("processors")
         self.replica = Replica()
         self.entries = EntryIndex({})
-        self.entries_end: int | None = None
+        self.entries_ends: dict[int, int | None] = {}
+        self.partitions = partitions
         seen = SeenSet(self.seen_table, WINDOW_MS)
         self.chain = Chain(
             seen=seen,
@@ -70,8 +75,9 @@ class Worker:
             sweeper=Sweeper(seen, dict_slice(self.seen_table), sweep_every, 256),
             metrics=self.metrics,
             entry_wait_ms=entry_wait_ms,
-            entries_end=lambda partition: self.entries_end,
+            entries_ends=lambda: self.entries_ends,
             triggers=WorkflowTriggers(self.replica, self.replica.changes, self.metrics),
+            rule=Rule(lambda: self.partitions, Reroutes(self.metrics)),
         )
 
     def handle(self, offset: int, value: bytes | None) -> list[Outgoing]:

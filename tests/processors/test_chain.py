@@ -7,8 +7,8 @@ from datetime import timedelta
 
 import orjson
 
-from processors.chain import Outgoing
 from processors.dedupe import event_identity
+from processors.records import Outgoing
 from schemas import topics
 from schemas.event import decode, encode
 from tests.factories import NOW, make_event
@@ -19,7 +19,7 @@ def test_an_event_goes_to_the_events_partition_of_its_raw_record_naming_it_in_a_
     worker = Worker()
     [outgoing] = worker.handle(7, encode(make_event(user_id="u1", properties={"amount": 3})))
     assert (outgoing.topic, outgoing.key, outgoing.partition) == (topics.EVENTS, KEY, PARTITION)
-    assert outgoing.headers == [(topics.SOURCE_HEADER, b"2:7")]
+    assert outgoing.headers == [(topics.SOURCE_HEADER, f"{PARTITION}:7".encode())]
     assert (worker.count("events_received"), worker.count("events_sent", topics.EVENTS)) == (1, 1)
 
 
@@ -64,7 +64,7 @@ def test_an_event_without_its_entry_is_set_aside_and_not_taken_for_a_duplicate_l
 
 def test_an_event_waits_for_the_entries_not_read_yet() -> None:
     worker = Worker(entry_wait_ms=5_000)
-    worker.entries_end = 1  # the entries partition holds a record the worker has not applied
+    worker.entries_ends = {PARTITION: 1}  # a record the worker has not applied yet
 
     async def entry_read_meanwhile() -> list[Outgoing]:
         handling = asyncio.create_task(
@@ -81,7 +81,7 @@ def test_an_event_waits_for_the_entries_not_read_yet() -> None:
 
 def test_the_wait_for_entries_is_bounded() -> None:
     worker = Worker(entry_wait_ms=100)
-    worker.entries_end = 1  # never read here
+    worker.entries_ends = {PARTITION: 1}  # never read here
     started = time.monotonic()
     assert worker.set_aside(1, encode(make_event(**EMBEDDABLE)))["reason"] == "ENTRY_NOT_FOUND"
     assert 0.1 <= time.monotonic() - started < 2

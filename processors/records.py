@@ -1,0 +1,50 @@
+"""What the processors read and what they send, with faust nowhere in sight: a record of a topic
+they consume (`RawRecord`) and a record to produce (`Outgoing`)."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+__all__ = ["Headers", "Outgoing", "RawRecord", "header_pairs"]
+
+# Kafka headers as faust and aiokafka hand them over: (name, value) pairs, or a mapping.
+Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
+
+
+class RawRecord(Protocol):
+    """A record as the processors read it: a faust `Message`, or an aiokafka `ConsumerRecord`
+    read by `processors.gaps.RawGaps`. Read-only properties, so both match."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Headers: ...
+
+
+@dataclass(frozen=True, slots=True)
+class Outgoing:
+    """A record to send: a processed event, a command for the workflow engine, a dead letter, or
+    a record moved to the partition Headwater's rule gives it (`value=None`: a tombstone)."""
+
+    topic: str
+    key: bytes | None
+    value: bytes | None
+    partition: int | None = None  # None: the producer's partitioner chooses
+    headers: list[tuple[str, bytes]] | None = None
+
+
+def header_pairs(headers: Headers) -> list[tuple[str, bytes]]:
+    """The headers as (name, value) pairs, whichever way they came."""
+    if headers is None:
+        return []
+    if isinstance(headers, Mapping):
+        return list(headers.items())
+    return list(headers)
