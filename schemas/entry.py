@@ -8,9 +8,9 @@ keys to answer 404 ENTRY_NOT_FOUND synchronously; other services may produce ent
 from typing import Literal
 
 import orjson
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
-__all__ = ["Entry", "entry_key"]
+__all__ = ["Entry", "entry_key", "keyed_as_its_entry"]
 
 
 def entry_key(project_id: str, embeddable_id: str, identifier_key: str, value: str) -> bytes:
@@ -40,3 +40,20 @@ class Entry(BaseModel):
 
     def encode(self) -> bytes:
         return orjson.dumps(self.model_dump(), option=orjson.OPT_UTC_Z)
+
+
+def keyed_as_its_entry(key: bytes, value: bytes | None) -> bool:
+    """True when a record of the entries topic is keyed as Headwater keys it: an entry under its
+    own `kafka_key()`, a tombstone under a key `entry_key` could make. A value that is no entry
+    counts as keyed so (it is set aside where it is); other records are keyed otherwise, and the
+    processors send them on under the entry's own key (`processors/place.py`)."""
+    if value is not None:
+        try:
+            return Entry.model_validate_json(value).kafka_key() == key
+        except ValidationError:
+            return True
+    try:
+        parts = orjson.loads(key)
+    except orjson.JSONDecodeError:
+        return False
+    return isinstance(parts, list) and len(parts) == 4 and all(isinstance(p, str) for p in parts)

@@ -5,9 +5,9 @@ skips it as a repeat, or dead-letters it when it cannot become one), asks the ch
 when the sink is due, and hands rebalances to it: write and commit before a partition is taken
 away, take over marks and pending ranges when one is assigned. Workflow changes are decided by
 the sink's replica of their topic before they become rows (`sinks/workflows.py`). An entries
-record counts only on its key's rule partition (`runtime.partitioning`), as in the gateway's
-replica and the processors: one a producer put elsewhere is skipped, and its copy, which the
-processors send to the rule partition, becomes the row (so a later deletion there wins).
+record counts only under its entry's own key on that key's rule partition (`runtime.partitioning`),
+as in the processors: one a producer put elsewhere or keyed otherwise is skipped, and its copy,
+which the processors send there, becomes the row (so a later deletion there wins).
 """
 
 import asyncio
@@ -26,6 +26,7 @@ from runtime.tasks import BackgroundTask, Lifecycle
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import reason_for
+from schemas.entry import keyed_as_its_entry
 from sinks.base import BatchingSink, Source
 from sinks.checkpoint import Checkpoint
 from sinks.dead_letters import DeadLetters
@@ -140,7 +141,7 @@ class SinkConsumer(Lifecycle):
             self._metrics.inc(self._metrics.duplicates, message.topic, message.partition)
             self._metrics.inc(self._metrics.events_dropped, message.topic, message.partition)
             return
-        if message.topic == topics.ENTRIES and self._off_rule(message):
+        if message.topic == topics.ENTRIES and self._moved_by_the_processors(message):
             self._sink.skip(message.topic, message.partition, message.offset)
             return
         source = Source(message.offset, message.key, message.value)
@@ -158,13 +159,13 @@ class SinkConsumer(Lifecycle):
             return
         self._sink.add(row, message.topic, message.partition, source)
 
-    def _off_rule(self, message: ConsumerRecord[bytes, bytes]) -> bool:
-        """A keyed record off its key's rule partition (the processors move it there)."""
-        partitions = self._require_consumer().partitions_for_topic(message.topic)
-        return (
-            message.key is not None
-            and partitions is not None
-            and message.partition != rule_partition(message.key, len(partitions))
+    def _moved_by_the_processors(self, message: ConsumerRecord[bytes, bytes]) -> bool:
+        """An entries record off its key's rule partition, or keyed otherwise than its entry."""
+        key, partitions = message.key, self._require_consumer().partitions_for_topic(message.topic)
+        if key is None or not partitions:
+            return False  # set aside below, as before
+        return message.partition != rule_partition(key, len(partitions)) or not (
+            keyed_as_its_entry(key, message.value)
         )
 
     def _row(self, topic: str, source: Source) -> Any:

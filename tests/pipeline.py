@@ -7,6 +7,7 @@ every test uses unique markers, so one instance serves them all.
 
 import signal
 import subprocess
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from functools import partial
@@ -49,17 +50,18 @@ class Pipeline(NamedTuple):
     credentials: DevCredentials  # all of the dev project's keys
     env: dict[str, str]  # the components' environment, to start another gateway beside them
     data_dir: Path  # projects file, credentials and the components' logs
-    processes: dict[str, subprocess.Popen[bytes]]  # by command: `engine` may be restarted
+    processes: dict[str, subprocess.Popen[bytes]]  # by command: workers may be restarted
 
-    def kill_engine(self) -> None:
-        """SIGKILL the workflow engine: no shutdown, no commit, like a crash."""
-        engine = self.processes["engine"]
-        engine.kill()
-        engine.wait(timeout=30)
+    def kill(self, command: str) -> None:
+        """SIGKILL a worker (`process`, `engine`): no shutdown, no commit, like a crash."""
+        worker = self.processes[command]
+        worker.kill()
+        worker.wait(timeout=30)
 
-    def start_engine(self) -> None:
-        log = self.data_dir / "engine.log"
-        self.processes["engine"] = headwater("engine", env=self.env, log=log)
+    def start(self, command: str) -> None:
+        """Start a worker again, as its supervisor would, on the same state folder."""
+        log = self.data_dir / f"{command}-{uuid.uuid4().hex[:6]}.log"
+        self.processes[command] = headwater(command, env=self.env, log=log)
 
 
 @contextmanager

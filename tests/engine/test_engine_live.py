@@ -44,9 +44,9 @@ def test_a_sigkilled_engine_loses_no_timer_and_fires_none_early(pipeline: Pipeli
         due = {c.request_id: c.at + timedelta(seconds=2) for c in commands}
         record(_kafka(pipeline), commands)
         time.sleep(1.0)  # the engine is taking them in; their delays run
-        pipeline.kill_engine()
+        pipeline.kill("engine")
         time.sleep(3.0)  # every delay is past due while no engine runs
-        pipeline.start_engine()
+        pipeline.start("engine")
         seen = receiver.wait_for(EXECUTIONS, timeout=120)
     ids = {delivery_id(execution_id("wf-engine-tests", c.request_id), "hook"): c for c in commands}
     assert set(seen) == set(ids)

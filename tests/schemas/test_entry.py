@@ -5,7 +5,7 @@ import orjson
 import pytest
 from pydantic import ValidationError
 
-from schemas.entry import Entry, entry_key
+from schemas.entry import Entry, entry_key, keyed_as_its_entry
 from tests.factories import NOW
 
 ENTRY = Entry(
@@ -38,6 +38,14 @@ def test_parts_never_run_into_each_other(
 ) -> None:
     assert entry_key(*one) != entry_key(*other)
     assert orjson.loads(entry_key(*one)) == list(one)
+
+
+def test_a_record_is_keyed_as_its_entry_only_under_the_entrys_own_key() -> None:
+    assert keyed_as_its_entry(ENTRY.kafka_key(), ENTRY.encode())
+    assert not keyed_as_its_entry(b"en_1", ENTRY.encode())  # the processors send it on, re-keyed
+    assert keyed_as_its_entry(ENTRY.kafka_key(), None)  # a tombstone under an entry key
+    assert not keyed_as_its_entry(b"en_1", None)  # an alias the processors know
+    assert keyed_as_its_entry(b"en_1", b"not an entry")  # set aside where it is
 
 
 def test_the_record_round_trips_with_utc_times() -> None:
