@@ -22,12 +22,18 @@ records; each workload is its own project, so no dedupe state can match another 
 - workflow triggers (triggers.py): each throughput run again with --workflows (default 200)
   published workflows in the records' project, on event names the records never carry: what the
   chain's trigger step costs an event that starts nothing, per worker and for the step alone.
+- off-rule records (--off-rule 0.5,1): each throughput run again with that share of the records
+  produced to a partition other than their rule partition (as a client with another partitioner
+  would), for each share: records/s and worker CPU per input record beside the run with none,
+  i.e. what the re-routing hop costs (processors/place.py).
 - profile: one more throughput run, not counted, with py-spy recording the worker (when py-spy
   is installed); samples by area and the top functions.
 
     make bench-processors
     make bench-processors ARGS="--events 1000000 --runs 1 --no-latency"
     make bench-processors ARGS="--events 50000 --runs 5 --no-latency --no-floor"  # triggers
+    make bench-processors ARGS="--events 50000 --runs 3 --no-latency --no-floor --workflows 0 \
+        --no-profile --off-rule 0.5,1"                                   # the re-routing hop
     .venv/bin/python -m bench.processors --events 20000 --runs 1 --no-profile
 """
 
@@ -45,6 +51,7 @@ from bench.processors.latency import Latency, latency
 from bench.processors.report import (
     print_floor,
     print_latency,
+    print_off_rule,
     print_profile,
     print_state,
     print_throughput,
@@ -73,6 +80,7 @@ class Options:
     profile: bool = False
     profile_out: Path = Path(tempfile.gettempdir()) / "processors.pyspy.txt"
     workflows: int = 200
+    off_rule: tuple[float, ...] = ()
 
     @classmethod
     def quick(cls) -> "Options":
@@ -99,16 +107,30 @@ def arguments() -> Options:
     add("--profile-out", type=Path, default=default.profile_out)
     add("--workflows", type=int, default=default.workflows,
         help="published workflows for the trigger comparison runs (0: none)")  # fmt: skip
+    add(
+        "--off-rule",
+        type=_shares,
+        default=default.off_rule,
+        help="shares of records produced off their rule partition, e.g. 0.5,1 (none by default)",
+    )
     args = parser.parse_args()
     return Options(
         args.events, args.runs, args.rate, args.seconds, not args.no_latency, not args.no_floor,
-        not args.no_profile, args.profile_out, args.workflows,
+        not args.no_profile, args.profile_out, args.workflows, args.off_rule,
     )  # fmt: skip
+
+
+def _shares(text: str) -> tuple[float, ...]:
+    shares = tuple(float(part) for part in text.split(","))
+    if not all(0 < share <= 1 for share in shares):
+        raise argparse.ArgumentTypeError("each share is above 0 and at most 1")
+    return shares
 
 
 async def _measure(bench: BenchEnvironment, options: Options, root: Path) -> list[CaseResult]:
     drains, loaded = [], []
-    for run in range(1, options.runs + 1):  # with and without workflows in turn: same noise
+    moved: dict[float, list[Drain]] = {share: [] for share in options.off_rule}
+    for run in range(1, options.runs + 1):  # the variants in turn: same noise
         drains.append(result := await drain(bench, root, options.events, run, None))
         progress(f"run {run}/{options.runs}: {result.events_per_s:,.0f} events/s")
         if options.workflows:
@@ -116,11 +138,17 @@ async def _measure(bench: BenchEnvironment, options: Options, root: Path) -> lis
                 result := await drain(bench, root, options.events, run, None, options.workflows)
             )
             progress(f"run {run}, {options.workflows} workflows: {result.events_per_s:,.0f}/s")
+        for share, runs in moved.items():
+            runs.append(result := await drain(bench, root, options.events, run, None, 0, share))
+            progress(f"run {run}, {share:.0%} off the rule: {result.events_per_s:,.0f}/s")
     print_throughput(drains)
     print_state(drains)
     results = [throughput_result(drains)]
     if loaded:
         results.append(triggers_result(drains, loaded, options.events))
+    if moved:
+        print_off_rule(drains, moved)
+        results += off_rule_results(moved)
     if options.floor:
         floors = await faust_floor(bench, root, options.events, options.runs)
         print_floor(floors, drains)
@@ -168,6 +196,19 @@ def triggers_result(drains: list[Drain], loaded: list[Drain], events: int) -> Ca
     }
     case = f"workflow triggers: no match, {workflows} workflows in the project"
     return CaseResult(case, figures, [d.cpu_us_per_event for d in loaded])
+
+
+def off_rule_results(moved: dict[float, list[Drain]]) -> list[CaseResult]:
+    """One case per share of records off the rule (the share 0 is the throughput case)."""
+    results = []
+    for share, runs in moved.items():
+        figures = {
+            "records_per_s": statistics.median(d.events_per_s for d in runs),
+            "cpu_us_per_record": statistics.median(d.cpu_us_per_event for d in runs),
+        }
+        case = f"off-rule records: {share:.0%} moved to their rule partition"
+        results.append(CaseResult(case, figures, [d.events_per_s for d in runs]))
+    return results
 
 
 def floor_results(floors: list[Floor]) -> list[CaseResult]:

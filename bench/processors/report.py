@@ -16,6 +16,7 @@ from bench.results import percentile
 __all__ = [
     "print_floor",
     "print_latency",
+    "print_off_rule",
     "print_profile",
     "print_state",
     "print_throughput",
@@ -154,6 +155,24 @@ def print_triggers(
         f"time per event, best of 5 passes, the loop included (the same loop calling a function "
         f"that does nothing: {floor:.0f} ns).",
         flush=True,
+    )
+
+
+def print_off_rule(drains: list[Drain], moved: dict[float, list[Drain]]) -> None:
+    """Records/s and worker CPU per input record by share of records off the rule."""
+    print("\n| off the rule | records/s (runs) | median | worker CPU µs/record (runs) | median |")
+    print("|---|---|---|---|---|")
+    for share, runs in {0.0: drains, **moved}.items():
+        rates = ", ".join(f"{d.events_per_s:,.0f}" for d in runs)
+        cpus = ", ".join(f"{d.cpu_us_per_event:.0f}" for d in runs)
+        print(
+            f"| {share:.0%} | {rates} | {statistics.median(d.events_per_s for d in runs):,.0f} "
+            f"| {cpus} | {statistics.median(d.cpu_us_per_event for d in runs):.0f} |"
+        )
+    print(
+        "\nrecords/s = input records / seconds from the worker's first output until every distinct"
+        " event is on headwater.events; a record off the rule is produced again to its rule"
+        " partition and read again before it is processed."
     )
 
 

@@ -68,6 +68,8 @@ class Drain:
     """The worker's log lines at warning or above, by message."""
     workflows: int = 0
     """Published workflows in the records' project (on other event names) during the run."""
+    off_rule: float = 0.0
+    """The share of records produced off their rule partition, moved there by the worker."""
 
     @property
     def events_per_s(self) -> float:
@@ -120,11 +122,13 @@ async def drain(
     run: int,
     spy: Path | None,
     workflows: int = 0,
+    off_rule: float = 0.0,
 ) -> Drain:
-    """Produce `events` records, then time one fresh worker through them (under py-spy, into
-    `spy`, when given), with `workflows` published in the records' project meanwhile."""
+    """Produce `events` records (an `off_rule` share of them off their rule partition), then time
+    one fresh worker through them (under py-spy, into `spy`, when given), with `workflows`
+    published in the records' project meanwhile."""
     broker = bench.service_pids.get("kafka")
-    setup = worker_setup(bench.env, root, f"run{run}-wf{workflows}")
+    setup = worker_setup(bench.env, root, f"run{run}-wf{workflows}-off{round(off_rule * 100)}")
     project = f"bench-{setup.app_id}"
     await commit_group_at_end(bench.bootstrap, setup.app_id, topics.RAW)
     async with (
@@ -132,7 +136,7 @@ async def drain(
         published_workflows(bench.bootstrap, project, workflows),
     ):
         partitions = len(await ends.of(topics.RAW))
-        load = workload(project, events, partitions, seed=run)
+        load = workload(project, events, partitions, seed=run, off_rule=off_rule)
         progress(f"run {run}: producing {events:,} records ({load.distinct:,} distinct)")
         await produce_all(bench.bootstrap, load.records)
         base, dead = await ends.total(topics.EVENTS), await ends.total(topics.DEAD_LETTER)
@@ -159,5 +163,5 @@ async def drain(
         rss_first, rss_done, seen_running,
         state_size(setup.data_dir, "seen"), state_size(setup.data_dir, "links"),
         changelog_bytes(kafka_home, setup.app_id, "seen") if kafka_home else None,
-        load.linked_visitors, log_problems(setup.log), workflows,
+        load.linked_visitors, log_problems(setup.log), workflows, off_rule,
     )  # fmt: skip

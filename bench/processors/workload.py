@@ -10,6 +10,9 @@ The mix of one workload (its own project, so no dedupe state of another run can 
   records per visitor;
 - duplicates: DUPLICATE_SHARE of the records re-send an earlier record byte for byte (same key,
   same event id), up to a few hundred records later, as a client retry would.
+Each record is on its key's partition under Headwater's rule (murmur2), as the gateway produces,
+except an `off_rule` share, produced to the next partition instead, as a direct producer with
+another partitioner would: the processors move those to their rule partition first.
 Embeddables events are left out: they need an entry on headwater.entries to resolve against.
 """
 
@@ -55,10 +58,12 @@ class Workload:
     """Anonymous ids that identify calls link to a user: the entries of the `links` table."""
 
 
-def workload(project_id: str, size: int, partitions: int, seed: int = 1) -> Workload:
+def workload(
+    project_id: str, size: int, partitions: int, seed: int = 1, off_rule: float = 0.0
+) -> Workload:
     """`size` records of one project, duplicates included, keyed and partitioned as the gateway's
-    producer would (murmur2 of `Event.kafka_key()`)."""
-    rng = random.Random(seed)
+    producer would (murmur2 of `Event.kafka_key()`), but for an `off_rule` share of them."""
+    rng, placement = random.Random(seed), random.Random(seed + 1)
     duplicates = int(size * DUPLICATE_SHARE)
     distinct = size - duplicates
     visitors = max(1, distinct // EVENTS_PER_VISITOR)
@@ -70,7 +75,10 @@ def workload(project_id: str, size: int, partitions: int, seed: int = 1) -> Work
         if event.anonymous_id and event.user_id:
             linked.add(event.anonymous_id)
         key = event.kafka_key()
-        originals.append(Record(key, encode(event), partitioner(key, ids, ids)))
+        partition = partitioner(key, ids, ids)
+        if placement.random() < off_rule:
+            partition = (partition + 1) % partitions
+        originals.append(Record(key, encode(event), partition))
     records = _with_retries(rng, originals, duplicates)
     return Workload(project_id, records, distinct, len(linked))
 
