@@ -102,6 +102,28 @@ def component_argv(command: str) -> list[str]:
     return [sys.executable, "-m", "headwater", command]
 
 
+@contextmanager
+def running_component(
+    command: str, env: dict[str, str], log: Path, stop_timeout_s: float
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`headwater <command>` until the block ends, its output appended to `log`: SIGTERM (a
+    faust worker's clean shutdown, offsets and RocksDB flushed), SIGKILL if it has not exited
+    after `stop_timeout_s`."""
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            component_argv(command),
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # a Ctrl-C of the benchmark reaches it only through us
+        )
+        try:
+            yield process
+        finally:
+            stop_child(process, stop_timeout_s)
+
+
 def wait_ready(
     url: str,
     timeout: float = 30.0,

@@ -7,16 +7,15 @@ import subprocess
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.environment import component_argv, free_port
+from bench.environment import free_port, running_component
 from engine.app import changelog_topics
-from headwater.stack.process import log_tail, stop_child
+from headwater.stack.process import log_tail
 
 __all__ = [
     "STARTED",
@@ -79,23 +78,10 @@ def engine_setup(base_env: dict[str, str], root: Path, label: str) -> EngineSetu
     return EngineSetup(app_id, data_dir, env, data_dir / "engine.log", port)
 
 
-@contextmanager
-def running_engine(setup: EngineSetup) -> Iterator[subprocess.Popen[bytes]]:
+def running_engine(setup: EngineSetup) -> AbstractContextManager[subprocess.Popen[bytes]]:
     """`headwater engine` until the block ends: SIGTERM (faust's clean shutdown, its offsets and
     RocksDB flushed), SIGKILL if it has not exited after STOP_TIMEOUT_S."""
-    with setup.log.open("ab") as log:
-        process = subprocess.Popen(
-            component_argv("engine"),
-            env=setup.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C of the benchmark reaches it only through us
-        )
-        try:
-            yield process
-        finally:
-            stop_child(process, STOP_TIMEOUT_S)
+    return running_component("engine", setup.env, setup.log, STOP_TIMEOUT_S)
 
 
 @dataclass(frozen=True)

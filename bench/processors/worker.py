@@ -6,15 +6,13 @@ what can be read about it from outside: memory, RocksDB files, its log, a py-spy
 import subprocess
 import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 
 import orjson
 
-from bench.environment import component_argv
-from headwater.stack.process import stop_child
+from bench.environment import running_component
 
 __all__ = [
     "StateSize",
@@ -52,23 +50,10 @@ def worker_setup(base_env: dict[str, str], root: Path, label: str) -> WorkerSetu
     return WorkerSetup(app_id, data_dir, env, data_dir / "worker.log")
 
 
-@contextmanager
-def running_worker(setup: WorkerSetup) -> Iterator[subprocess.Popen[bytes]]:
+def running_worker(setup: WorkerSetup) -> AbstractContextManager[subprocess.Popen[bytes]]:
     """`headwater process` until the block ends: SIGTERM (faust's clean shutdown), SIGKILL if
     it has not exited after STOP_TIMEOUT_S. Its output goes to `setup.log`."""
-    with setup.log.open("ab") as log:
-        process = subprocess.Popen(
-            component_argv("process"),
-            env=setup.env,
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # a Ctrl-C of the benchmark reaches it only through us
-        )
-        try:
-            yield process
-        finally:
-            stop_child(process, STOP_TIMEOUT_S)
+    return running_component("process", setup.env, setup.log, STOP_TIMEOUT_S)
 
 
 def rss_bytes(pid: int) -> int:
