@@ -17,7 +17,7 @@ from pathlib import Path
 from bench.cpu import cpu_seconds
 from bench.environment import progress
 
-__all__ = ["Plan", "WrkResult", "measure", "post_once", "write_lua"]
+__all__ = ["Plan", "WrkResult", "measure", "measured_run", "post_once", "write_lua", "wrk"]
 
 _UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
 
@@ -126,14 +126,23 @@ def measure(
     results = []
     for i in range(1, plan.runs + 1):
         progress(f"{label}: run {i}/{plan.runs}")
-        cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
-        result = wrk(url, script, connections, plan.duration)
-        if server_pid and result.requests:
-            cpu = (cpu_seconds(server_pid) - cpu_before) * 1e6 / result.requests
-            result = dataclasses.replace(result, cpu_us_per_request=cpu)
+        result = measured_run(url, script, connections, plan.duration, server_pid)
         progress(f"{label}: run {i}/{plan.runs}: {result.describe()}")
         results.append(result)
     return results
+
+
+def measured_run(
+    url: str, script: Path | None, connections: int, duration: str, server_pid: int | None
+) -> WrkResult:
+    """One wrk run; with `server_pid`, the CPU time that process (and its children) used per
+    request (bench/peer/ alternates such runs of two servers)."""
+    cpu_before = cpu_seconds(server_pid) if server_pid else 0.0
+    result = wrk(url, script, connections, duration)
+    if server_pid and result.requests:
+        cpu = (cpu_seconds(server_pid) - cpu_before) * 1e6 / result.requests
+        result = dataclasses.replace(result, cpu_us_per_request=cpu)
+    return result
 
 
 def _percentile(out: str, pct: str) -> float:
