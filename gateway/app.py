@@ -1,7 +1,8 @@
 """Builds the gateway's ASGI app from the vendor endpoints: routes, middleware and lifespan.
 
 Every vendor endpoint is a route whose handler is the shared request path (`gateway/ingest.py`);
-browser endpoints are wrapped in CORS (`gateway/browser.py`). The lifespan starts and stops what
+browser endpoints are wrapped in CORS (`gateway/browser.py`). Their requests are taken by a plain
+ASGI router in front of Starlette (`gateway/routing.py`). The lifespan starts and stops what
 the request path relies on: the Kafka publisher, the entry replica, the workflow definitions
 (the Embed Workflow API under `/api/v1`, gateway/workflows/), the workflow engine's counters and
 the projects' reload. No path
@@ -23,6 +24,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 from gateway.browser import BrowserCORS
 from gateway.entry_replica import EntryReplica
@@ -31,6 +33,7 @@ from gateway.ingest import Ingest
 from gateway.metrics import GatewayMetrics
 from gateway.projects import ProjectSource
 from gateway.publisher import RecordPublisher
+from gateway.routing import IngestRouter
 from gateway.settings import GatewaySettings
 from gateway.workflows.api import WorkflowApi
 from gateway.workflows.stats import WorkflowStats
@@ -120,20 +123,21 @@ def _tune_garbage_collector() -> None:
     gc.set_threshold(50_000, 20, 100)
 
 
-def create_app(
-    settings: GatewaySettings, kafka: KafkaSettings, projects: ProjectSource
-) -> Starlette:
+def create_app(settings: GatewaySettings, kafka: KafkaSettings, projects: ProjectSource) -> ASGIApp:
+    """The Starlette app of every route, behind the plain ASGI router that takes the vendor
+    endpoints' requests first (gateway/routing.py)."""
     gateway = Gateway(settings, kafka, projects)
+    ingest = [gateway.route(e) for e in ENDPOINTS]
 
     async def openapi(_: Request) -> Response:
         return FileResponse(OPENAPI_FILE, media_type="application/json")
 
     routes = [
-        *(gateway.route(e) for e in ENDPOINTS),
+        *ingest,
         *gateway.workflows.routes(),
         Route("/openapi.json", openapi),
         *service_routes(gateway.metrics, gateway.readiness),
     ]
     app = Starlette(routes=routes, lifespan=gateway.lifespan)
     app.router.redirect_slashes = False
-    return app
+    return IngestRouter(ingest, app)

@@ -13,11 +13,20 @@ from collections.abc import AsyncIterator, Collection
 from typing import Any, NoReturn
 
 import orjson
-from starlette.requests import Request
+from starlette.datastructures import Headers
+from starlette.requests import ClientDisconnect, Request
+from starlette.types import Receive
 
 from gateway.errors import InvalidPayload, PayloadTooLarge, UnsupportedMediaType
 
-__all__ = ["DRAIN_LIMIT_BYTES", "element_bytes", "parse_json", "properties_problem", "read_body"]
+__all__ = [
+    "DRAIN_LIMIT_BYTES",
+    "element_bytes",
+    "parse_json",
+    "properties_problem",
+    "read_body",
+    "receive_body",
+]
 
 # Past this, a too-large body is not read to its end: the connection is dropped instead.
 DRAIN_LIMIT_BYTES = 64 * 1024 * 1024
@@ -33,9 +42,31 @@ _OPEN, _CLOSE, _COMMA = frozenset(b"[{"), frozenset(b"]}"), ord(",")
 
 async def read_body(request: Request, max_bytes: int, also: tuple[str, ...] = ()) -> bytes:
     """The decoded body, or a 413/415/400 error; `also`: media types accepted besides JSON."""
-    _check_media_type(request.headers.get("content-type"), also)
-    declared = request.headers.get("content-length")
-    stream = request.stream()
+    return await _decoded_body(request.headers, request.stream(), max_bytes, also)
+
+
+async def receive_body(receive: Receive, headers: Headers, max_bytes: int) -> bytes:
+    """`read_body` straight from the ASGI messages, for the ingest routes that have no
+    Starlette `Request` (gateway/routing.py)."""
+    return await _decoded_body(headers, _chunks(receive), max_bytes, ())
+
+
+async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
+    """The body's chunks as Starlette's `Request.stream()` yields them."""
+    while True:
+        message = await receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnect()
+        yield message.get("body", b"")
+        if not message.get("more_body", False):
+            return
+
+
+async def _decoded_body(
+    headers: Headers, stream: AsyncIterator[bytes], max_bytes: int, also: tuple[str, ...]
+) -> bytes:
+    _check_media_type(headers.get("content-type"), also)
+    declared = headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > max_bytes:
         await _refuse_too_large(stream, 0, max_bytes)
     chunks, size = [], 0
@@ -45,7 +76,7 @@ async def read_body(request: Request, max_bytes: int, also: tuple[str, ...] = ()
             await _refuse_too_large(stream, size, max_bytes)
         chunks.append(chunk)
     body = b"".join(chunks)
-    encoding = request.headers.get("content-encoding", "identity").strip().lower()
+    encoding = headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
     if encoding in ("gzip", "x-gzip"):

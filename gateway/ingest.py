@@ -20,21 +20,23 @@ answers (`src/sources/util/http/prelude.rs`). In order:
 """
 
 import logging
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from pydantic import ValidationError
-from starlette.requests import Request
+from starlette.datastructures import Headers, QueryParams
+from starlette.requests import HTTPConnection
 from starlette.responses import Response
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.auth import authenticate
-from gateway.body import read_body
+from gateway.body import receive_body
 from gateway.browser import is_prefetch, options_answer
 from gateway.errors import Forbidden, GatewayError, InvalidPayload, KafkaUnavailable
 from gateway.formats import Endpoint, Reply, RequestParts, RequiredEntry, Translation
-from gateway.metrics import GatewayMetrics
+from gateway.metrics import GatewayMetrics, RouteSeries
 from gateway.projects import Project, ProjectRegistry, ProjectSource
 from gateway.ratelimit import RateLimiter
 from gateway.records import OutgoingRecord, records_of
@@ -50,6 +52,7 @@ __all__ = [
     "accept",
     "check_entries",
     "error_response",
+    "header_idempotency_key",
     "idempotency_key",
     "reply_response",
 ]
@@ -57,6 +60,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 _MAX_IDEMPOTENCY_KEY = 255
+_NO_PARAMS: Mapping[str, str] = {}
 
 
 @dataclass(slots=True)  # made per request: not frozen, see gateway/formats/__init__.py
@@ -153,66 +157,63 @@ class Ingest:
             self.settings.rate_limit_burst_s, share=1 / self.settings.workers
         )
 
-    def endpoint(self, spec: Endpoint[Any]) -> Callable[[Request], Awaitable[Response]]:
-        async def handle(request: Request) -> Response:
-            if spec.browser and (shortcut := self._browser_shortcut(spec, request)) is not None:
-                return shortcut
-            size = 0
-            try:
-                body = await read_body(request, self.settings.max_body_bytes)
-                size = len(body)
-                accepted = accept(spec, self._parts(request, body), self.projects.registry)
-                await self._deliver(spec, accepted, request)
-            except GatewayError as exc:
-                log.info(
-                    "refused", extra={"path": spec.path, "status": exc.status, "why": str(exc)}
-                )
-                response = error_response(spec, exc)
-            else:
-                self._count(spec, accepted)
-                response = reply_response(accepted.translation.reply)
-            self.metrics.requests.labels(spec.format, spec.path, response.status_code).inc()
-            self.metrics.request_bytes.labels(spec.format).inc(size)
-            return response
+    def endpoint(self, spec: Endpoint[Any]) -> ASGIApp:
+        """The handler of one route, a plain ASGI app (gateway/routing.py says why)."""
+        return _Handler(self, spec, self.metrics.route(spec.format, spec.path))
 
-        return handle
+    async def handle(
+        self, spec: Endpoint[Any], series: RouteSeries, scope: Scope, receive: Receive, send: Send
+    ) -> None:
+        headers = Headers(scope=scope)
+        if spec.browser and (shortcut := self._browser_shortcut(spec, scope, headers)):
+            await shortcut(scope, receive, send)
+            return
+        size = 0
+        try:
+            body = await receive_body(receive, headers, self.settings.max_body_bytes)
+            size = len(body)
+            accepted = accept(spec, self._parts(scope, headers, body), self.projects.registry)
+            await self._deliver(spec, accepted, headers)
+        except GatewayError as exc:
+            log.info("refused", extra={"path": spec.path, "status": exc.status, "why": str(exc)})
+            response = error_response(spec, exc)
+        else:
+            _count(series, accepted)
+            response = reply_response(accepted.translation.reply)
+        series.answered(response.status_code, size)
+        await response(scope, receive, send)
 
-    def _count(self, spec: Endpoint[Any], accepted: Accepted) -> None:
-        set_aside = accepted.set_aside
-        self.metrics.events_accepted.labels(spec.format).inc(len(accepted.records) - set_aside)
-        if accepted.bots:
-            self.metrics.bots.labels(spec.format).inc(accepted.bots)
-        if set_aside:
-            self.metrics.set_aside.labels(spec.format).inc(set_aside)
-
-    def _browser_shortcut(self, spec: Endpoint[Any], request: Request) -> Response | None:
+    def _browser_shortcut(
+        self, spec: Endpoint[Any], scope: Scope, headers: Headers
+    ) -> Response | None:
         """Step 1: the answer to an OPTIONS request or a prefetch; None for a request to handle."""
-        if request.method == "OPTIONS":
+        if scope["method"] == "OPTIONS":
             return options_answer()
-        if is_prefetch(request.headers):
+        if is_prefetch(headers):
             self.metrics.prefetches.labels(spec.format).inc()
             return Response(status_code=200)
         return None
 
-    def _parts(self, request: Request, body: bytes) -> RequestParts:
+    def _parts(self, scope: Scope, headers: Headers, body: bytes) -> RequestParts:
+        client = scope.get("client")
         return RequestParts(
-            path=request.scope["path"],
+            path=scope["path"],
             body=body,
-            headers=request.headers,
-            path_params=request.path_params,
-            query_params=request.query_params,
-            client_host=request.client.host if request.client else None,
+            headers=headers,
+            path_params=scope.get("path_params", _NO_PARAMS),
+            query_params=QueryParams(scope["query_string"]),
+            client_host=client[0] if client else None,
             received_at=datetime.now(UTC),
             limits=self.limits,
-            idempotency_key=idempotency_key(request),
+            idempotency_key=header_idempotency_key(headers),
         )
 
-    async def _deliver(self, spec: Endpoint[Any], accepted: Accepted, request: Request) -> None:
+    async def _deliver(self, spec: Endpoint[Any], accepted: Accepted, headers: Headers) -> None:
         """Steps 4 to 6: Kafka has the records once this returns."""
         if required := accepted.translation.required_entries:
             check_entries(required, self.replica, self.settings.retry_after_s)
         project = accepted.project
-        if spec.browser and not project.allows_origin(origin := request.headers.get("origin")):
+        if spec.browser and not project.allows_origin(origin := headers.get("origin")):
             self.metrics.origins_refused.labels(spec.format).inc()
             raise Forbidden.at("Origin", f"{origin} is not one of this project's allowed origins")
         rate = project.rate_limit_per_s
@@ -220,14 +221,41 @@ class Ingest:
             rate = self.settings.rate_limit_per_s
         self.limiter.take(project.id, len(accepted.records), rate)
         partitions = await self.publisher.publish(accepted.records)
-        for record, partition in zip(accepted.records, partitions, strict=True):
-            self.metrics.inc(self.metrics.events_sent, record.topic, partition)
+        self.metrics.count_sent(accepted.records, partitions)
+        for record in accepted.records:
             if record.topic == topics.ENTRIES:  # read-your-writes in this process
                 self.replica.apply(record.key, record.value is not None)
 
 
-def idempotency_key(request: Request) -> str | None:
-    key = request.headers.get("idempotency-key")
+@dataclass(slots=True)
+class _Handler:
+    """A route's handler. An object, not a closure: Starlette's `Route` takes a function as a
+    request-response handler and an object as the ASGI app it is."""
+
+    ingest: Ingest
+    spec: Endpoint[Any]
+    series: RouteSeries
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await self.ingest.handle(self.spec, self.series, scope, receive, send)
+
+
+def _count(series: RouteSeries, accepted: Accepted) -> None:
+    set_aside = accepted.set_aside
+    series.events_accepted.inc(len(accepted.records) - set_aside)
+    if accepted.bots:
+        series.bots.inc(accepted.bots)
+    if set_aside:
+        series.set_aside.inc(set_aside)
+
+
+def idempotency_key(request: HTTPConnection) -> str | None:
+    """The request's Idempotency-Key header, or InvalidPayload when it cannot be one."""
+    return header_idempotency_key(request.headers)
+
+
+def header_idempotency_key(headers: Headers) -> str | None:
+    key = headers.get("idempotency-key")
     if key is None:
         return None
     if not 0 < len(key) <= _MAX_IDEMPOTENCY_KEY or not key.isascii() or not key.isprintable():

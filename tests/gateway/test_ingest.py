@@ -23,6 +23,7 @@ from gateway.ingest import Ingest, accept, check_entries, error_response, reply_
 from gateway.metrics import GatewayMetrics
 from gateway.projects import Project, ProjectRegistry, ProjectSource, hash_secret
 from gateway.records import OutgoingRecord
+from gateway.routing import IngestRouter
 from gateway.settings import GatewaySettings
 from schemas import topics
 from schemas.event import Event
@@ -81,7 +82,7 @@ def client(kafka: Kafka, replica: Replica) -> Iterator[TestClient]:
     settings = GatewaySettings(retry_after_s=7)
     ingest = Ingest(settings, ProjectSource.of(PROJECTS), kafka, replica, GatewayMetrics())
     routes = [Route(e.path, ingest.endpoint(e), methods=[e.method, "OPTIONS"]) for e in ENDPOINTS]
-    with TestClient(Starlette(routes=routes)) as client:
+    with TestClient(IngestRouter(routes, Starlette(routes=routes))) as client:
         yield client
 
 
