@@ -15,6 +15,7 @@ endpoint would have put it.
 from dataclasses import dataclass
 
 from gateway.bots import is_bot
+from gateway.event_record import EventRecord
 from gateway.formats import DeletedEntry, Translation
 from schemas import topics
 from schemas.dead_letter import DeadLetter
@@ -34,9 +35,11 @@ class OutgoingRecord:
     partition: int | None = None  # None: the key's partition
 
 
-def event_record(event: Event, keeps_bots_apart: bool) -> OutgoingRecord:
+def event_record(event: EventRecord | Event, keeps_bots_apart: bool) -> OutgoingRecord:
+    """An event's record: a format's `EventRecord`, or a model (`headwater dlq`, tests)."""
     bot = keeps_bots_apart and is_bot(event.context.get("user_agent", ""))
-    return OutgoingRecord(topics.BOTS if bot else topics.RAW, event.kafka_key(), encode(event))
+    value = event.encode() if isinstance(event, EventRecord) else encode(event)
+    return OutgoingRecord(topics.BOTS if bot else topics.RAW, event.kafka_key(), value)
 
 
 def _entry_record(change: Entry | DeletedEntry) -> OutgoingRecord:

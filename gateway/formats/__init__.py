@@ -9,9 +9,10 @@ an `Endpoint` with two steps and an error shape:
    the body, so those formats parse and validate the body here; Embeddables' key is a header and
    Usermaven's server token a parameter, so their bodies wait for the second step: a request with
    an unknown key is refused for its key, whatever its body, as the vendors do.
-2. `translate(parts, project, payload) -> Translation`: the rest, as `Event`s, `Entry` writes and
-   deletions and `DeadLetter`s (bulk elements set aside), the entries that must already exist, and
-   the success `Reply` as data; or a `GatewayError`.
+2. `translate(parts, project, payload) -> Translation`: the rest, as events (`EventRecord`:
+   `Event`'s fields, gateway/event_record.py), `Entry` writes and deletions and `DeadLetter`s
+   (bulk elements set aside), the entries that must already exist, and the success `Reply` as
+   data; or a `GatewayError`.
 3. `render_error(error) -> ErrorBody`: a `GatewayError` as the vendor's error body.
 
 Everything else is the shared request path's (`gateway/ingest.py`), the same for every format,
@@ -36,11 +37,11 @@ from starlette.datastructures import Headers, QueryParams
 
 from gateway.auth import Credential
 from gateway.errors import GatewayError
+from gateway.event_record import EventRecord
 from gateway.projects import Project
 from gateway.validation import Limits
 from schemas.dead_letter import DeadLetter
 from schemas.entry import Entry
-from schemas.event import Event
 
 __all__ = [
     "DeletedEntry",
@@ -158,7 +159,7 @@ class Translation:
     """A valid request, normalised: what to write, what must exist first, and the answer."""
 
     reply: Reply
-    events: Sequence[Event] = ()
+    events: Sequence[EventRecord] = ()
     entries: Sequence[Entry | DeletedEntry] = ()
     dead_letters: Sequence[DeadLetter] = ()  # bulk elements refused one by one
     required_entries: Sequence[RequiredEntry] = ()

@@ -25,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr
 
 from gateway.auth import Credential, Refusal
 from gateway.errors import EntryNotFound, GatewayError, InvalidPayload, Problem, Unauthorized
+from gateway.event_record import event_record
 from gateway.formats import (
     DeletedEntry,
     Endpoint,
@@ -38,7 +39,6 @@ from gateway.formats import (
 from gateway.projects import Project
 from gateway.validation import check_properties, validate_json
 from schemas.entry import Entry, entry_key
-from schemas.event import Event
 
 __all__ = ["ENDPOINTS", "EmbeddablesEvent", "EntryRequest", "decode_identifier_value"]
 
@@ -107,7 +107,7 @@ def translate_event(parts: RequestParts, project: Project, _: None) -> Translati
     metrics = props.pop("payload_metrics", None) or {}
     dimensions = props.pop("payload_dimensions", None) or {}
     _check_typed(metrics, dimensions)
-    event = Event(
+    event = event_record(
         event_id=parts.event_id(project.id),
         project_id=project.id,
         source_format="embeddables",

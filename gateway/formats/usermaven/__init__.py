@@ -40,6 +40,7 @@ import orjson
 from gateway.auth import Credential, Refusal
 from gateway.body import element_bytes, parse_json
 from gateway.errors import GatewayError, InvalidPayload, LimitExceeded, Problem, Unauthorized
+from gateway.event_record import EventRecord
 from gateway.formats import Endpoint, ErrorBody, Reading, Reply, RequestParts, Translation
 from gateway.formats.usermaven.events import Batch, BrowserEvent, UsermavenEvent, translate
 from gateway.projects import Project
@@ -123,7 +124,7 @@ def _translate_body(parts: RequestParts, body: Any, batch: Batch) -> Translation
 def _set_aside(
     parts: RequestParts,
     batch: Batch,
-    events: list[Event],
+    events: list[EventRecord],
     refused: list[tuple[int, Any, InvalidPayload]],
 ) -> Translation:
     """The events, a dead letter for each refused element, and an answer naming them."""
@@ -162,7 +163,8 @@ def replay(letter: DeadLetter, limits: Limits) -> Event:
         lambda _index, _source_id: event_id, origin.idempotency_key,
         browser=not origin.path.startswith(S2S_PATH), cookieless_id=origin.cookieless_id,
     )  # fmt: skip
-    return translate(parse_json(letter.payload.encode()), origin.index, batch)
+    # A replay is rare: its event is validated against the model, as a direct producer's is.
+    return Event.model_validate(translate(parse_json(letter.payload.encode()), origin.index, batch))
 
 
 def _problem(problem: Problem) -> dict[str, Any]:

@@ -19,10 +19,10 @@ from pydantic import (
 )
 
 from gateway.errors import InvalidPayload
+from gateway.event_record import EventRecord, event_record, user_data
 from gateway.formats import RequestParts
 from gateway.projects import Project
 from gateway.validation import Id, Limits, check_properties, problems_of
-from schemas.event import Event, UserDataUpdate
 
 __all__ = ["Batch", "BrowserEvent", "Company", "User", "UsermavenEvent", "translate"]
 
@@ -170,7 +170,7 @@ class Batch:
         )  # fmt: skip
 
 
-def translate(element: Any, index: int, batch: Batch) -> Event:
+def translate(element: Any, index: int, batch: Batch) -> EventRecord:
     """One element as an event, or InvalidPayload naming what is wrong (LimitExceeded when only
     a limit is). Pure, so a replayed dead letter becomes what the endpoint would make of it now."""
     if not isinstance(element, dict):
@@ -178,16 +178,18 @@ def translate(element: Any, index: int, batch: Batch) -> Event:
     model = BrowserEvent if batch.browser else UsermavenEvent
     try:
         return _event(model.model_validate(element), element, index, batch)
-    except ValidationError as exc:  # of the element, or a value the Event refuses
+    except ValidationError as exc:
         raise InvalidPayload(problems_of(exc)) from exc
 
 
-def _event(payload: UsermavenEvent, element: dict[str, Any], index: int, batch: Batch) -> Event:
+def _event(
+    payload: UsermavenEvent, element: dict[str, Any], index: int, batch: Batch
+) -> EventRecord:
     if payload.api_key is not None and payload.api_key != batch.api_key:
         raise InvalidPayload.at("api_key", "does not match the token's API key")
     user_id, anonymous_id, person = _user(payload, batch)
     _check_limits(payload, element, batch.limits)
-    return Event(
+    return event_record(
         event_id=batch.event_id(index, payload.event_id or None),
         project_id=batch.project_id,
         source_format="usermaven",
@@ -202,7 +204,7 @@ def _event(payload: UsermavenEvent, element: dict[str, Any], index: int, batch: 
         url=payload.url,
         context=payload.event_context(),
         properties=payload.event_properties(),
-        user_data=UserDataUpdate(set=person),
+        user_data=user_data(person),
     )
 
 

@@ -12,6 +12,7 @@ import orjson
 from pydantic import BaseModel
 
 from gateway.errors import InvalidPayload
+from gateway.event_record import EventRecord, event_record, user_data
 from gateway.formats import Reply, RequestParts, Translation
 from gateway.formats.vemetric.models import (
     Body,
@@ -23,7 +24,6 @@ from gateway.formats.vemetric.models import (
 )
 from gateway.projects import Project
 from gateway.validation import check_properties
-from schemas.event import Event, UserDataUpdate
 
 __all__ = [
     "translate_identify",
@@ -52,6 +52,7 @@ CONTEXT_HEADERS = {
 }
 OK = Reply(200)
 IDENTIFIED = Reply(202)  # "identification in progress", as the seed lists it
+_NO_USER_DATA = UserData()  # read, never changed
 
 
 def translate_track(parts: RequestParts, project: Project, payload: TrackEvent) -> Translation:
@@ -112,19 +113,19 @@ def _event(
     project: Project,
     name: str,
     payload: Body,
-    user_data: UserData | None,
+    person: UserData | None,
     *,
     url: str | None = None,
     properties: dict[str, Any] | None = None,
     links_anonymous: bool = False,
     extra_set: dict[str, Any] | None = None,
-) -> Event:
-    data = user_data or UserData()
+) -> EventRecord:
+    data = person or _NO_USER_DATA
     user_set = {**data.set, **(extra_set or {})}
     if payload.displayName is not None:
         user_set.setdefault("displayName", payload.displayName)
     identifier = payload.identifier
-    return Event(
+    return event_record(
         event_id=parts.event_id(project.id),
         project_id=project.id,
         source_format="vemetric",
@@ -139,7 +140,7 @@ def _event(
         url=url,
         context=_context(parts, payload),
         properties=properties or {},
-        user_data=UserDataUpdate(set=user_set, set_once=data.set_once, unset=data.unset),
+        user_data=user_data(user_set, data.set_once, data.unset),
     )
 
 
