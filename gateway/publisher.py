@@ -1,7 +1,8 @@
 """Publishes records to Kafka and says honestly whether Kafka has them.
 
 The producer is idempotent with `acks=all`; `publish` returns only once every record of a request
-is acknowledged, so a 2xx always means "durably in Kafka". Memory stays bounded: once
+is acknowledged, so a 2xx always means "durably in Kafka". Records are appended to the producer's
+batches without a future each, and the request waits for its batches (`gateway/batches.py`). Memory stays bounded: once
 `max_pending_events` records wait for acks, new requests get 503 at once. When the broker is down
 at start-up the gateway still serves (answering 503) and keeps connecting in the background; a
 periodic metadata fetch tells `/readyz` whether Kafka is reachable right now.
@@ -15,6 +16,7 @@ import time
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
+from gateway.batches import append
 from gateway.errors import KafkaUnavailable
 from gateway.metrics import GatewayMetrics
 from gateway.records import OutgoingRecord
@@ -84,18 +86,11 @@ class RecordPublisher(Lifecycle):
         started = time.perf_counter()
         try:
             async with asyncio.timeout(timeout):
-                deliveries = [
-                    await producer.send(
-                        record.topic, record.value, key=record.key, partition=record.partition
-                    )
-                    for record in records
-                ]
-                # gather costs a task per record; a single event (the common case) needs none
-                acks = (
-                    [await deliveries[0]]
-                    if len(deliveries) == 1
-                    else await asyncio.gather(*deliveries)
-                )
+                partitions, deliveries = await append(producer, records)
+                if len(deliveries) == 1:  # a single event, the common case, needs no gather
+                    await asyncio.shield(deliveries[0])
+                else:
+                    await asyncio.gather(*map(asyncio.shield, deliveries))
         except (KafkaError, TimeoutError) as exc:
             self._metrics.inc(self._metrics.errors, n=len(records))
             raise KafkaUnavailable.at(
@@ -104,7 +99,7 @@ class RecordPublisher(Lifecycle):
         finally:
             self._pending -= len(records)
         self._metrics.produce_latency.observe(time.perf_counter() - started)
-        return [ack.partition for ack in acks]
+        return partitions
 
     async def partitions(self, topic: str) -> list[int]:
         """The topic's partitions, as the producer's metadata knows them (fetched if need be),
