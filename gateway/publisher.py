@@ -2,10 +2,11 @@
 
 The producer is idempotent with `acks=all`; `publish` returns only once every record of a request
 is acknowledged, so a 2xx always means "durably in Kafka". Records are appended to the producer's
-batches without a future each, and the request waits for its batches (`gateway/batches.py`). Memory stays bounded: once
-`max_pending_events` records wait for acks, new requests get 503 at once. When the broker is down
-at start-up the gateway still serves (answering 503) and keeps connecting in the background; a
-periodic metadata fetch tells `/readyz` whether Kafka is reachable right now.
+batches without a future each, and the request waits for its batches (`gateway/batches.py`).
+Memory stays bounded: once `max_pending_events` records wait for acks, new requests get 503 at
+once. When the broker is down at start-up the gateway still serves (answering 503) and keeps
+connecting in the background; a periodic metadata fetch tells `/readyz` whether Kafka is reachable
+right now.
 """
 
 import asyncio
