@@ -69,3 +69,7 @@ bench-workflows: install
 .PHONY: bench-engine
 bench-engine: install
 	$(BIN)/python -m bench.engine $(ARGS)
+
+.PHONY: bench-pipeline
+bench-pipeline: install
+	$(BIN)/python -m bench.pipeline $(ARGS)

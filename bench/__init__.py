@@ -11,6 +11,8 @@
                                 # request, how soon another gateway process sees a write
     make bench-engine           # python -m bench.engine: the workflow engine's pending delays
                                 # (memory, disk, restart), event-to-webhook latency, timers
+    make bench-pipeline         # python -m bench.pipeline: the whole pipeline on one box, its
+                                # sustainable events/s, freshness, every part's CPU per event
 
 What they share: environment.py (the broker, ClickHouse, the dev project, component
 processes), cpu.py (CPU time from /proc, and the noise of other work), kafka.py (batch
