@@ -70,6 +70,10 @@ bench-workflows: install
 bench-engine: install
 	$(BIN)/python -m bench.engine $(ARGS)
 
+.PHONY: bench-peer
+bench-peer: install
+	$(BIN)/python -m bench.peer
+
 .PHONY: bench-pipeline
 bench-pipeline: install
 	$(BIN)/python -m bench.pipeline $(ARGS)

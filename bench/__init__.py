@@ -13,6 +13,8 @@
                                 # (memory, disk, restart), event-to-webhook latency, timers
     make bench-pipeline         # python -m bench.pipeline: the whole pipeline on one box, its
                                 # sustainable events/s, freshness, every part's CPU per event
+    make bench-peer             # python -m bench.peer: the gateway and Benthos side by side
+                                # (CPU per request, p99, req/s, their ratios), the broker's limit
 
 What they share: environment.py (the broker, ClickHouse, the dev project, component
 processes), cpu.py (CPU time from /proc, and the noise of other work), kafka.py (batch

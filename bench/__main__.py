@@ -19,6 +19,7 @@ from bench.engine.benchmark import BENCHMARK as ENGINE
 from bench.environment import progress, quick_mode, stop_on_sigterm
 from bench.gateway import instructions, servers, throughput
 from bench.page import PAGE, RESULTS_FILE, update_page
+from bench.peer.benchmark import BENCHMARK as PEER
 from bench.pipeline.benchmark import BENCHMARK as PIPELINE
 from bench.processors.benchmark import BENCHMARK as PROCESSORS
 from bench.results import BenchmarkRun, Results, write_results
@@ -39,6 +40,7 @@ BENCHMARKS = {
     "workflows": WORKFLOWS,
     "engine": ENGINE,
     "pipeline": PIPELINE,
+    "peer": PEER,
 }
 
 
