@@ -15,7 +15,7 @@ from typing import Any, NoReturn
 import orjson
 from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect, Request
-from starlette.types import Receive
+from starlette.types import Message, Receive
 
 from gateway.errors import InvalidPayload, PayloadTooLarge, UnsupportedMediaType
 
@@ -42,40 +42,56 @@ _OPEN, _CLOSE, _COMMA = frozenset(b"[{"), frozenset(b"]}"), ord(",")
 
 async def read_body(request: Request, max_bytes: int, also: tuple[str, ...] = ()) -> bytes:
     """The decoded body, or a 413/415/400 error; `also`: media types accepted besides JSON."""
-    return await _decoded_body(request.headers, request.stream(), max_bytes, also)
+    return await _decoded_body(request.headers, b"", request.stream(), max_bytes, also)
 
 
 async def receive_body(receive: Receive, headers: Headers, max_bytes: int) -> bytes:
     """`read_body` straight from the ASGI messages, for the ingest routes that have no
-    Starlette `Request` (gateway/routing.py)."""
-    return await _decoded_body(headers, _chunks(receive), max_bytes, ())
+    Starlette `Request` (gateway/routing.py). Most bodies come whole in the first message: those
+    are read without an async iterator."""
+    first = await _message(receive)
+    rest = _chunks(receive) if first.get("more_body", False) else None
+    return await _decoded_body(headers, first.get("body", b""), rest, max_bytes, ())
+
+
+async def _message(receive: Receive) -> Message:
+    message = await receive()
+    if message["type"] == "http.disconnect":
+        raise ClientDisconnect()
+    return message
 
 
 async def _chunks(receive: Receive) -> AsyncIterator[bytes]:
-    """The body's chunks as Starlette's `Request.stream()` yields them."""
+    """The body's chunks after the first message, as Starlette's `Request.stream()` yields them."""
     while True:
-        message = await receive()
-        if message["type"] == "http.disconnect":
-            raise ClientDisconnect()
+        message = await _message(receive)
         yield message.get("body", b"")
         if not message.get("more_body", False):
             return
 
 
 async def _decoded_body(
-    headers: Headers, stream: AsyncIterator[bytes], max_bytes: int, also: tuple[str, ...]
+    headers: Headers,
+    first: bytes,
+    rest: AsyncIterator[bytes] | None,
+    max_bytes: int,
+    also: tuple[str, ...],
 ) -> bytes:
+    """The body of `first` and the chunks of `rest` (None: there are none), decoded."""
     _check_media_type(headers.get("content-type"), also)
     declared = headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > max_bytes:
-        await _refuse_too_large(stream, 0, max_bytes)
-    chunks, size = [], 0
-    async for chunk in stream:
-        size += len(chunk)
-        if size > max_bytes:
-            await _refuse_too_large(stream, size, max_bytes)
-        chunks.append(chunk)
-    body = b"".join(chunks)
+    size = len(first)
+    declared_too_large = declared is not None and declared.isdigit() and int(declared) > max_bytes
+    if declared_too_large or size > max_bytes:
+        await _refuse_too_large(rest, size, max_bytes)
+    chunks = [first]
+    if rest is not None:
+        async for chunk in rest:
+            size += len(chunk)
+            if size > max_bytes:
+                await _refuse_too_large(rest, size, max_bytes)
+            chunks.append(chunk)
+    body = b"".join(chunks) if len(chunks) > 1 else first
     encoding = headers.get("content-encoding", "identity").strip().lower()
     if encoding in ("", "identity"):
         return body
@@ -86,12 +102,15 @@ async def _decoded_body(
     raise UnsupportedMediaType.at("Content-Encoding", f"{encoding!r} is not gzip or deflate")
 
 
-async def _refuse_too_large(stream: AsyncIterator[bytes], read: int, max_bytes: int) -> NoReturn:
+async def _refuse_too_large(
+    rest: AsyncIterator[bytes] | None, read: int, max_bytes: int
+) -> NoReturn:
     """Drop the rest of the body (see the module's docstring), then refuse it."""
-    async for chunk in stream:
-        read += len(chunk)
-        if read > DRAIN_LIMIT_BYTES:
-            break
+    if rest is not None:
+        async for chunk in rest:
+            read += len(chunk)
+            if read > DRAIN_LIMIT_BYTES:
+                break
     raise PayloadTooLarge.at("body", f"larger than {max_bytes} bytes")
 
 

@@ -19,7 +19,7 @@ from gateway.errors import (
     Unauthorized,
 )
 from gateway.formats import RequestParts, RequiredEntry, Translation
-from gateway.ingest import Ingest, accept, check_entries, error_response, reply_response
+from gateway.ingest import Ingest, accept, check_entries, error_response
 from gateway.metrics import GatewayMetrics
 from gateway.projects import Project, ProjectRegistry, ProjectSource, hash_secret
 from gateway.records import OutgoingRecord
@@ -135,12 +135,15 @@ def test_an_error_is_the_vendors_body_with_why_and_when_to_retry_in_headers() ->
     assert usermaven.headers["retry-after"] == "3"
 
 
-def test_a_success_reply_is_its_json_or_an_empty_body() -> None:
-    done = accepted(
-        request_parts({"projectToken": "proj_acme", "identifier": "u"}, path="/i"), PROJECTS
-    )
-    empty = reply_response(done.translation.reply)
-    assert (empty.status_code, empty.body, "content-type" in empty.headers) == (202, b"", False)
+def test_a_success_reply_is_its_json_or_an_empty_body(client: TestClient) -> None:
+    empty = client.post("/i", json={"projectToken": "proj_acme", "identifier": "u"})
+    assert (empty.status_code, empty.content, "content-type" in empty.headers) == (202, b"", False)
+    assert empty.headers["content-length"] == "0"
+    event = fixture("embeddables/custom_event") | ENTRY
+    assert client.put("/projects/acme/entries", json=ENTRY, headers={"X-Api-Key": "rk"})
+    done = client.post("/projects/acme/events", json=event, headers={"X-Api-Key": "rk"})
+    assert (done.headers["content-type"], done.json()["status"]) == ("application/json", "ok")
+    assert done.headers["content-length"] == str(len(done.content))
 
 
 def test_an_entry_written_is_found_at_once_by_the_next_event(
