@@ -8,7 +8,7 @@ that external service is used and the local stack starts nothing in its place.
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, SecretStr
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 __all__ = [
@@ -70,7 +70,7 @@ class HeadwaterSettings(BaseSettings):
 
 
 class KafkaSettings(BaseSettings):
-    """How to reach Kafka, and the local broker's ports when Headwater runs one itself."""
+    """How to reach Kafka, the local broker's ports, and how soon a group sees a consumer die."""
 
     model_config = settings_config("HEADWATER_KAFKA_")
 
@@ -87,6 +87,37 @@ class KafkaSettings(BaseSettings):
         1, ge=1, description="Replication factor of each topic Headwater creates."
     )
     heap: str = Field("512m", description="JVM heap of the local broker (-Xmx).")
+    session_timeout_ms: int = Field(
+        6_000,
+        ge=1,
+        description="How long the broker waits for a heartbeat before it declares a consumer "
+        "(processors, engine, sink) dead and hands its partitions to the others, or to its "
+        "restarted self: most of the pause after a crash (docs/pipeline.md, Recovery). 6 s is "
+        "the lowest a broker accepts unless its group.min.session.timeout.ms is lowered.",
+    )
+    heartbeat_interval_ms: int = Field(
+        1_000,
+        ge=1,
+        description="How often a consumer heartbeats, and so how soon the live ones hear that a "
+        "rebalance has begun; below session_timeout_ms (a third of it or less).",
+    )
+    rebalance_timeout_ms: int = Field(
+        30_000,
+        ge=1,
+        le=40_000,
+        description="How long a rebalance waits for the live consumers to rejoin: the time each "
+        "has to write and commit what it holds first (a crashed one is not waited for past "
+        "session_timeout_ms). At most aiokafka's 40 s request timeout, which a JoinGroup waits "
+        "under.",
+    )
+
+    @model_validator(mode="after")
+    def _heartbeat_within_session(self) -> "KafkaSettings":
+        """A heartbeat as slow as the session would let a live consumer be declared dead
+        between two heartbeats."""
+        if self.heartbeat_interval_ms >= self.session_timeout_ms:
+            raise ValueError("heartbeat_interval_ms must be below session_timeout_ms")
+        return self
 
     @property
     def external(self) -> bool:

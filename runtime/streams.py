@@ -46,7 +46,9 @@ FAUST_KEY_PREFIX = b"__faust"  # faust keeps its own bookkeeping (offsets) in ea
 def worker_app(app_id: str, kafka: KafkaSettings, data_dir: Path, **options: Any) -> faust.App:
     """A faust app as both workers run one: tables on RocksDB under `data_dir`, bytes in and
     out (keys and values are encoded by us), every record acknowledged by all replicas, new
-    consumer groups reading from the start, no web server; `options` adds producer tuning."""
+    consumer groups reading from the start, no web server, a dead worker's partitions handed on
+    after `kafka`'s session timeout (faust's default, 60 s, was the whole pause after a crash);
+    `options` adds producer tuning."""
     return faust.App(
         app_id,
         broker=";".join(f"kafka://{host}" for host in kafka.bootstrap_servers.split(",")),
@@ -59,6 +61,9 @@ def worker_app(app_id: str, kafka: KafkaSettings, data_dir: Path, **options: Any
         producer_acks=-1,
         topic_partitions=kafka.partitions,
         topic_replication_factor=kafka.replication_factor,
+        broker_session_timeout=kafka.session_timeout_ms / 1000,
+        broker_heartbeat_interval=kafka.heartbeat_interval_ms / 1000,
+        broker_rebalance_timeout=kafka.rebalance_timeout_ms / 1000,
         **options,
     )
 

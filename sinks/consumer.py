@@ -92,6 +92,9 @@ class SinkConsumer(Lifecycle):
             auto_offset_reset="earliest",
             isolation_level="read_committed",
             max_poll_records=self._settings.batch_max_rows,
+            session_timeout_ms=self._kafka.session_timeout_ms,
+            heartbeat_interval_ms=self._kafka.heartbeat_interval_ms,
+            rebalance_timeout_ms=self._kafka.rebalance_timeout_ms,
         )
         self._checkpoint = Checkpoint(
             self._sink, self._consumer, self._dead_letters, self._settings, self._metrics
