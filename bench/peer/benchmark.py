@@ -105,7 +105,10 @@ def _servers(bench: BenchEnvironment, binary: Path, in_flight: int) -> Iterator[
         serving(component_argv("gateway"), env, gateway_port) as gateway,
         serving_benthos(binary, bench, peer_port, in_flight) as peer,
     ):
-        progress(f"gateway ready (pid {gateway.pid}), Benthos ready (pid {peer.pid})")
+        progress(
+            f"gateway ready (pid {gateway.pid}, port {gateway_port}), "
+            f"Benthos ready (pid {peer.pid}, port {peer_port})"
+        )
         yield [
             Server(GATEWAY, f"http://127.0.0.1:{gateway_port}", gateway.pid),
             Server(PEER, f"http://127.0.0.1:{peer_port}", peer.pid),
