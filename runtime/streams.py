@@ -30,6 +30,7 @@ __all__ = [
     "partition_store",
     "raw_topic",
     "rocksdb_options",
+    "rocksdb_store",
     "send",
     "table",
     "worker_app",
@@ -101,10 +102,17 @@ def partition_store(store_table: TableT[bytes, bytes], partition: int) -> Rdict:
     faust has no public way to walk one partition's keys: `Table.items()` walks every active
     partition from the start. So this reaches into faust-streaming 0.15.3's RocksDB store
     (`faust/stores/rocksdb.py`: the private `Store._db_for_partition`, a rocksdict `Rdict`); it
-    is the only place that does. Readers skip keys starting with `FAUST_KEY_PREFIX`."""
-    store = store_table.data  # made when first used, as faust makes it
+    is the only place that does, with `rocksdb_store`. Readers skip keys starting with
+    `FAUST_KEY_PREFIX`."""
+    return rocksdb_store(store_table)._db_for_partition(partition)
+
+
+def rocksdb_store(store_table: TableT[bytes, bytes]) -> RocksDBStore:
+    """The table's faust RocksDB store (made when first used, as faust makes it), for
+    `partition_store` and for the persisted changelog offset its public methods keep."""
+    store = store_table.data
     assert isinstance(store, RocksDBStore), "the app is created with store='rocksdb://'"
-    return store._db_for_partition(partition)
+    return store
 
 
 def iterate_from(db: Rdict, start: bytes | None) -> Iterator[tuple[bytes, bytes]]:
