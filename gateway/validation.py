@@ -102,8 +102,14 @@ def validate_json(model: type[M], body: bytes) -> M:
 
 
 def check_properties(trees: dict[str, Any], limits: Limits) -> None:
-    """Each named property tree within the limits, or LimitExceeded naming the field."""
+    """Each named property tree within the limits, or LimitExceeded naming the field.
+
+    All the trees are walked once, as the children of `trees`: within the limits one level
+    deeper and with one key more per tree, each of them is within them (the common case: one walk
+    per event, not one per field); otherwise each is checked on its own, to name the fields."""
     depth, keys = limits.max_json_depth, limits.max_properties
+    if properties_problem(trees, depth + 1, keys + len(trees)) is None:
+        return
     problems = [
         Problem(field, reason)
         for field, tree in trees.items()
