@@ -18,7 +18,9 @@ settings), and the load, all sharing the CPU. The load is the seed's Vemetric pa
   search). A step keeps up when every accepted event reaches ClickHouse and the lag (accepted -
   stored) does not grow over the last half of it. Target: 10,000 events/s.
 - cost: at the highest rate kept up with, each component's and service's CPU per event from
-  /proc, their sum (target: about 175 µs), the load's own CPU, and the other work meanwhile.
+  /proc, their sum (target: about 175 µs), the load's own CPU, and the other work meanwhile;
+  and each part's cores with no load (--idle-seconds, 15, before the search), so that what one
+  more event costs (above idle) is told apart from what keeping the pipeline up costs.
 
     make bench-pipeline
     make bench-pipeline ARGS="--first-rate 1500 --step-seconds 60 --freshness-seconds 0"
@@ -40,7 +42,7 @@ from bench.environment import (
 from bench.pipeline.report import print_cost, print_steps, search_results
 from bench.pipeline.search import search
 from bench.pipeline.stack import Pipeline, running_pipeline
-from bench.pipeline.step import run_step
+from bench.pipeline.step import idle_cores, run_step
 from bench.results import CaseResult
 from bench.runner import Benchmark
 from bench.sinks.freshness import print_freshness, watch
@@ -67,11 +69,13 @@ class Options:
     """Events/s of the warm-up and of the freshness case."""
     freshness_seconds: float = 30.0
     warmup_seconds: float = 10.0
+    idle_seconds: float = 15.0
+    """How long each part's CPU with no load is read for, before the search."""
 
     @classmethod
     def quick(cls) -> "Options":
         """Brief runs: enough to check the wiring, not to measure."""
-        return cls(200.0, 5.0, 0.1, 2, 200.0, 3.0, 3.0)
+        return cls(200.0, 5.0, 0.1, 2, 200.0, 3.0, 3.0, 2.0)
 
 
 def arguments() -> Options:
@@ -107,6 +111,7 @@ def _freshness(bench: BenchEnvironment, pipeline: Pipeline, options: Options) ->
 
 
 def _sustained(bench: BenchEnvironment, pipeline: Pipeline, options: Options) -> list[CaseResult]:
+    idle = idle_cores(pipeline, options.idle_seconds)
     found = search(
         lambda rate: run_step(bench, pipeline, rate, options.step_seconds),
         options.first_rate,
@@ -115,8 +120,8 @@ def _sustained(bench: BenchEnvironment, pipeline: Pipeline, options: Options) ->
     )
     print_steps(found)
     if (best := found.best()) is not None:
-        print_cost(best)
-    return search_results(found)
+        print_cost(best, idle)
+    return search_results(found, idle)
 
 
 def measure(options: Options) -> list[CaseResult]:

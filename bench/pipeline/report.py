@@ -48,27 +48,45 @@ def print_steps(found: Search) -> None:
     )
 
 
-def print_cost(step: Step) -> None:
-    """Each part's cores and CPU per event at the rate kept up with, then the load's own."""
-    print(f"\n| at {step.rate:,.0f} events/s | cores | CPU µs/event | share |")
-    print("|---|---|---|---|")
+def above_idle_us_per_event(step: Step, idle: dict[str, float]) -> dict[str, float]:
+    """Each part's CPU per event beyond what it uses with no load: what one more event costs."""
+    rate = max(step.accepted_per_s, 1e-9)
+    return {name: (cores - idle[name]) * 1e6 / rate for name, cores in step.cores().items()}
+
+
+def print_cost(step: Step, idle: dict[str, float]) -> None:
+    """Each part's cores and CPU per event at the rate kept up with (all of it, and beyond its
+    idle cost), then the load's own."""
+    print(
+        f"\n| at {step.rate:,.0f} events/s | cores | idle cores | CPU µs/event | share "
+        "| µs/event above idle |"
+    )
+    print("|---|---|---|---|---|---|")
     total = total_us_per_event(step)
     cores, per_event = step.cores(), step.cpu_us_per_event()
+    above = above_idle_us_per_event(step, idle)
     for name, value in _pipeline(per_event):
-        print(f"| {name} | {cores[name]:.2f} | {value:,.0f} | {value / total:.0%} |")
-    all_cores = sum(value for _, value in _pipeline(cores))
-    print(f"| **pipeline** | **{all_cores:.2f}** | **{total:,.0f}** | 100% |")
-    for name, seconds in step.load_cpu_s.items():
-        print(f"| load: {name} | {seconds / step.seconds:.2f} | - | - |")
+        print(
+            f"| {name} | {cores[name]:.2f} | {idle[name]:.2f} | {value:,.0f} "
+            f"| {value / total:.0%} | {above[name]:,.0f} |"
+        )
+    all_cores, all_idle = sum(v for _, v in _pipeline(cores)), sum(v for _, v in _pipeline(idle))
+    all_above = sum(v for _, v in _pipeline(above))
     print(
-        f"| other work on the machine | {step.others_cores:.2f} | - | - |\n"
+        f"| **pipeline** | **{all_cores:.2f}** | **{all_idle:.2f}** | **{total:,.0f}** | 100% "
+        f"| **{all_above:,.0f}** |"
+    )
+    for name, seconds in step.load_cpu_s.items():
+        print(f"| load: {name} | {seconds / step.seconds:.2f} | | | | |")
+    print(
+        f"| other work on the machine | {step.others_cores:.2f} | | | | |\n"
         f"\n{os.cpu_count()} cores; {step.accepted_in_load:,} events accepted in "
         f"{step.seconds:.0f} s, all {step.stored:,} stored.",
         flush=True,
     )
 
 
-def search_results(found: Search) -> list[CaseResult]:
+def search_results(found: Search, idle: dict[str, float]) -> list[CaseResult]:
     """A case per step, and the rate kept up with, with every part's CPU per event there."""
     cases = [_step_result(number, step) for number, step in enumerate(found.steps, 1)]
     best = found.best()
@@ -78,6 +96,10 @@ def search_results(found: Search) -> list[CaseResult]:
         "events_per_s": best.rate,
         "cpu_us_per_event": total_us_per_event(best),
         **{f"{name}_cpu_us_per_event": value for name, value in _pipeline(best.cpu_us_per_event())},
+        "idle_cores": sum(value for _, value in _pipeline(idle)),
+        "cpu_us_per_event_above_idle": sum(
+            value for _, value in _pipeline(above_idle_us_per_event(best, idle))
+        ),
         "others_cores": best.others_cores,
     }
     runs = [step.rate for step in found.steps]

@@ -26,7 +26,7 @@ from bench.pipeline.paced import Paced, paced_load, write_script
 from bench.pipeline.stack import Pipeline
 from schemas import topics
 
-__all__ = ["Sample", "Step", "run_step"]
+__all__ = ["Sample", "Step", "idle_cores", "run_step"]
 
 SAMPLE_S = 1.0
 GROWTH_TOLERANCE = 0.03
@@ -176,6 +176,15 @@ async def _step(bench: BenchEnvironment, pipeline: Pipeline, rate: float, second
 
 def _cpu(pipeline: Pipeline) -> dict[str, float]:
     return {name: cpu_seconds(pid) for name, pid in pipeline.pids.items()}
+
+
+def idle_cores(pipeline: Pipeline, seconds: float) -> dict[str, float]:
+    """Each part's cores with no load at all: what keeping it running costs (polls, heartbeats,
+    commits, merges), paid whatever the rate."""
+    progress(f"pipeline: idle for {seconds:.0f} s")
+    before = _cpu(pipeline)
+    time.sleep(seconds)
+    return {name: (t - before[name]) / seconds for name, t in _cpu(pipeline).items()}
 
 
 def _load_cpu() -> dict[str, float]:
