@@ -4,32 +4,37 @@ Two agents, co-partitioned (same partition counts, same keys, so faust gives par
 topics to one worker):
 - `headwater.entries` reads the compacted entries topic into the `entries` table, each entry on
   its rule partition; an entry a producer put elsewhere is sent there (`processors/place.py`);
-- `headwater.raw-to-events` reads the raw topic, hands each record to the chain (decode, place,
-  dedupe, entry, identity, split, route, trigger) and sends what it returns: the event to the
-  events partition of the raw record's number and the command for the workflow engine it makes,
-  if any; or a dead letter; or, for a record off the partition rule, its copy for its rule
-  partition of the raw topic.
+- `headwater.raw-to-events` reads the raw topic in batches (up to `_BATCH_MAX` records), hands
+  each record to the chain (decode, place, dedupe, entry, identity, split, route, trigger) and
+  sends what it returns: the event to the events partition of the raw record's number and the
+  command for the workflow engine it makes, if any; or a dead letter; or, for a record off the
+  partition rule, its copy for its rule partition of the raw topic. A batch's outputs and its
+  table changes are sent together, and its raw records are acknowledged (so committed) only
+  once Kafka has acknowledged all of them: faust's per-record send and table write were most of
+  the worker's CPU (docs/performance.md, "Processors: cost per event").
 
 State is in faust tables on RocksDB, each with its changelog topic: `seen` (dedupe), `links`
-(anonymous id -> user), `entries` and `entry_aliases` (oddly keyed entries). Processing is at
+(anonymous id -> user), `entries` and `entry_aliases` (oddly keyed entries). The chain writes
+`seen` and `links` a batch at a time (`processors/batches.py`); faust restores all four from
+their changelogs, and keeps the standbys. Processing is at
 least once toward Kafka and deterministic on replay, and the sink skips outputs whose raw record
 already passed: exactly once in effect (docs/pipeline.md, "Delivery guarantees"). This module
 holds what is faust's: topics, tables, agents, sending, and the worker's exit when a record could
 be committed past unhandled. The worker also follows the Embed Workflow API's definitions
 (runtime/definition_replica.py), for the chain's trigger step (processors/triggers.py). A command
-is on faust's producer with its event, so it is in Kafka before the raw record's offset is
-committed.
+is sent with its event, so it is in Kafka before the raw record's offset is committed.
 """
 
 import logging
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable, Sequence
 from itertools import islice
 from pathlib import Path
 
 import faust
-from faust.types import TableT
+from faust.types import EventT, TableT
 from prometheus_client import Gauge
 
+from processors.batches import Batch, BatchTable, Cursor
 from processors.chain import Chain
 from processors.dedupe import SeenSet, StoredSlice, Sweeper
 from processors.entry_index import EntryIndex
@@ -60,6 +65,9 @@ __all__ = ["changelog_topics", "create_app"]
 log = logging.getLogger(__name__)
 
 _SEEN, _LINKS, _ENTRIES, _ALIASES = "seen", "links", "entries", "entry_aliases"  # faust tables
+# raw records processed together: their outputs and table writes sent together, acked together
+_BATCH_MAX = 2_000
+_BATCH_WITHIN_S = 0.005  # how long a batch waits to fill: the latency it may add
 
 
 def create_app(
@@ -75,8 +83,14 @@ def create_app(
     store_options = rocksdb_options(
         settings.rocksdb_write_buffer_mb, settings.rocksdb_block_cache_mb
     )
+    cursor = Cursor()
     seen_table = table(app, _SEEN, kafka.partitions, store_options)
-    seen = SeenSet(seen_table, settings.dedupe_window_s * 1000)
+    seen_batch = _batch_table(seen_table, settings.app_id, _SEEN, cursor)
+    links = _batch_table(
+        table(app, _LINKS, kafka.partitions, store_options), settings.app_id, _LINKS, cursor
+    )
+    batch = Batch([seen_batch, links])
+    seen = SeenSet(seen_batch, settings.dedupe_window_s * 1000)
     entries = EntryIndex(table(app, _ENTRIES, kafka.partitions, store_options))
     reroutes = Reroutes(metrics)
     placement = EntryPlacement(
@@ -87,7 +101,7 @@ def create_app(
     chain = Chain(
         seen=seen,
         entries=entries,
-        links=IdentityLinks(table(app, _LINKS, kafka.partitions, store_options)),
+        links=IdentityLinks(links),
         sweeper=Sweeper(
             seen, _rocksdb_slice(seen_table), settings.sweep_every, settings.sweep_slice
         ),
@@ -110,17 +124,47 @@ def create_app(
     @app.agent(raw_topic(app, topics.RAW), name="headwater.raw-to-events")
     async def raw_to_events(stream: faust.StreamT) -> None:
         with exit_on_failure("headwater.raw-to-events"):
-            async for record in stream.events():
-                message = record.message
+            async for events in _batches(stream):
+                outgoing: list[Outgoing] = []
                 generation = app.consumer_generation_id
-                missed = await gaps.missed(message.partition, message.offset, generation)
-                if missed is None:
-                    continue  # delivered again after a rebalance; already handled
-                for raw in (*missed, message):
-                    for outgoing in await chain.handle(raw):
-                        await _send(app, outgoing)
+                for record in events:
+                    message = record.message
+                    missed = await gaps.missed(message.partition, message.offset, generation)
+                    if missed is None:
+                        continue  # delivered again after a rebalance; already handled
+                    cursor.partition = message.partition
+                    for raw in (*missed, message):
+                        outgoing.extend(await chain.handle(raw))
+                await _send_batch(app, outgoing, batch)
 
     return app
+
+
+async def _send_batch(app: faust.App, outgoing: list[Outgoing], batch: Batch) -> None:
+    """Send a batch's outputs and its tables' changelog records, and wait until Kafka has them
+    all: only then does the stream acknowledge the batch's raw records, so no commit passes a
+    record whose outputs or state are not in Kafka. A failed delivery ends the worker."""
+    changes = batch.close()
+    deliveries = [
+        await app.producer.send(record.topic, record.key, record.value, record.partition, None,
+                                record.headers)
+        for record in (*outgoing, *changes)
+    ]  # fmt: skip
+    acknowledged = [await delivery for delivery in deliveries]
+    batch.acknowledged(changes, [meta.offset for meta in acknowledged[len(outgoing) :]])
+
+
+def _batches(stream: faust.StreamT) -> AsyncIterator[Sequence[EventT]]:
+    """The stream's records in batches; each batch is acknowledged once the agent asks for the
+    next one (faust's `take_events`, which only its `Stream` class has)."""
+    assert isinstance(stream, faust.Stream), "faust gives an agent a Stream"
+    return stream.take_events(_BATCH_MAX, within=_BATCH_WITHIN_S)
+
+
+def _batch_table(
+    store_table: TableT[bytes, bytes], app_id: str, name: str, cursor: Cursor
+) -> BatchTable:
+    return BatchTable(store_table, _changelog(app_id, name), cursor)
 
 
 async def _send(app: faust.App, outgoing: Outgoing) -> None:
@@ -162,7 +206,11 @@ def _follow_workflow_definitions(
 
 def changelog_topics(app_id: str) -> list[str]:
     """The changelog topic of each table, named as faust names them."""
-    return [f"{app_id}-{table}-changelog" for table in (_SEEN, _LINKS, _ENTRIES, _ALIASES)]
+    return [_changelog(app_id, table) for table in (_SEEN, _LINKS, _ENTRIES, _ALIASES)]
+
+
+def _changelog(app_id: str, table: str) -> str:
+    return f"{app_id}-{table}-changelog"
 
 
 def _rocksdb_slice(table: TableT[bytes, bytes]) -> StoredSlice:

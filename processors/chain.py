@@ -25,11 +25,11 @@ A record that fails any step, the encoder included, becomes a dead letter carryi
 the original bytes: the record is kept, not the crash. A sighting is remembered only once its
 event is handed on, so a dead letter put back after a fix is not taken for a duplicate.
 
-The state is passed in: the steps' mappings (faust tables in the worker, dicts in the tests), the
-sweeper, where the entries partitions end, the raw topic's rule and the workflow triggers.
-`Chain.handle` counts what it decides and returns what to send; `processors/app.py` sends it on
-faust's producer, in the order of the raw records, and faust flushes the producer before it
-commits a raw offset.
+The state is passed in: the steps' tables (`processors.batches.BatchTable`s in the worker, dicts
+in the tests), the sweeper, where the entries partitions end, the raw topic's rule and the
+workflow triggers. `Chain.handle` counts what it decides and returns what to send;
+`processors/app.py` sends a batch of records' outputs in the order of the raw records, with the
+batch's table changes, and acknowledges the raw records once Kafka has them all.
 """
 
 import asyncio

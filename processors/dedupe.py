@@ -22,11 +22,12 @@ a slice at a time, so the set on disk holds about one window of events.
 import hashlib
 import struct
 from collections import defaultdict
-from collections.abc import Iterable, MutableMapping
+from collections.abc import Iterable
 from typing import Protocol
 
 import orjson
 
+from processors.records import KeyValues
 from schemas.event import Event
 
 __all__ = ["LIFETIME_KEY_PREFIX", "SeenSet", "StoredSlice", "Sweeper", "event_identity"]
@@ -73,9 +74,9 @@ def _carries_own_timestamp(event: Event) -> bool:
 
 
 class SeenSet:
-    """The sightings of one worker, in a mapping that faust backs with RocksDB and a changelog."""
+    """The sightings of one worker, in a table on RocksDB with a changelog."""
 
-    def __init__(self, table: MutableMapping[bytes, bytes], window_ms: int) -> None:
+    def __init__(self, table: KeyValues, window_ms: int) -> None:
         self._table = table
         self._window_ms = window_ms
 
@@ -94,13 +95,13 @@ class SeenSet:
         self._table[identity] = _SIGHTING.pack(offset, expires_ms)
 
     def expire(self, items: Iterable[tuple[bytes, bytes]], now_ms: int) -> int:
-        """Delete the sightings among `items` that expired by `now_ms`; return how many."""
+        """Delete the sightings among `items` that expired by `now_ms`; return how many. `items`
+        may be older than the table (read from disk while a batch's writes wait), so a key is
+        deleted only if its current sighting expired too."""
         expired = [
             key
             for key, value in items
-            if len(value) == _SIGHTING.size
-            and (expires_ms := _SIGHTING.unpack(value)[1]) != _NEVER
-            and expires_ms <= now_ms
+            if _expired(value, now_ms) and _expired(self._table.get(key), now_ms)
         ]
         for key in expired:
             del self._table[key]
@@ -147,6 +148,15 @@ class Sweeper:
         start = self._cursor.get(partition)
         items, self._cursor[partition] = self._read_slice(partition, start, self._slice)
         self._seen.expire(items, self._clock_ms[partition])
+
+
+def _expired(value: bytes | None, now_ms: int) -> bool:
+    return (
+        value is not None
+        and len(value) == _SIGHTING.size
+        and (expires_ms := _SIGHTING.unpack(value)[1]) != _NEVER
+        and expires_ms <= now_ms
+    )
 
 
 def _epoch_ms(event: Event) -> int:

@@ -13,15 +13,14 @@ holds from its own time on. Events in between belong to the first user, events a
 link to the second, and events before any link to the first user that anonymous id became. Here
 only the latest link is kept, so an event older than it is left for the query-time answer.
 
-The links live in a faust table keyed by project and anonymous id. Records are keyed by the
-anonymous id first (`Event.kafka_key`), so an identify call and the visitor's other events are on
-one partition, in order, and the link is local to the worker that needs it.
+The links live in a table (RocksDB with a changelog) keyed by project and anonymous id. Records
+are keyed by the anonymous id first (`Event.kafka_key`), so an identify call and the visitor's
+other events are on one partition, in order, and the link is local to the worker that needs it.
 """
-
-from collections.abc import MutableMapping
 
 import orjson
 
+from processors.records import KeyValues
 from schemas.event import Event
 
 __all__ = ["IdentityLinks", "link_key"]
@@ -34,7 +33,7 @@ def link_key(project_id: str, anonymous_id: str) -> bytes:
 class IdentityLinks:
     """The latest anonymous id -> user link of each visitor, by event time."""
 
-    def __init__(self, table: MutableMapping[bytes, bytes]) -> None:
+    def __init__(self, table: KeyValues) -> None:
         self._table = table
 
     def resolve(self, event: Event) -> Event:

@@ -1,11 +1,11 @@
-"""What the processors read and what they send, with faust nowhere in sight: a record of a topic
-they consume (`RawRecord`) and a record to produce (`Outgoing`)."""
+"""What the processors read, keep and send, with faust nowhere in sight: a record of a topic they
+consume (`RawRecord`), a table (`KeyValues`) and a record to produce (`Outgoing`)."""
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Headers", "Outgoing", "RawRecord", "header_pairs"]
+__all__ = ["Headers", "KeyValues", "Outgoing", "RawRecord", "header_pairs"]
 
 # Kafka headers as faust and aiokafka hand them over: (name, value) pairs, or a mapping.
 Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
@@ -27,6 +27,15 @@ class RawRecord(Protocol):
     def value(self) -> bytes | None: ...
     @property
     def headers(self) -> Headers: ...
+
+
+class KeyValues(Protocol):
+    """A table as the chain's steps use it: a dict in the tests, a `processors.batches.BatchTable`
+    in the worker."""
+
+    def get(self, key: bytes, /) -> bytes | None: ...
+    def __setitem__(self, key: bytes, value: bytes, /) -> None: ...
+    def __delitem__(self, key: bytes, /) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)

@@ -27,7 +27,8 @@ records; each workload is its own project, so no dedupe state can match another 
   would), for each share: records/s and worker CPU per input record beside the run with none,
   i.e. what the re-routing hop costs (processors/place.py).
 - profile: one more throughput run, not counted, with py-spy recording the worker (when py-spy
-  is installed); samples by area and the top functions.
+  is installed); samples by area and the top functions, and the CPU per event by stage of the
+  chain (stages.py: each stage's share of the samples times the counted runs' median).
 
     make bench-processors
     make bench-processors ARGS="--events 1000000 --runs 1 --no-latency"
@@ -57,6 +58,7 @@ from bench.processors.report import (
     print_throughput,
     print_triggers,
 )
+from bench.processors.stages import print_stages
 from bench.processors.throughput import Drain, drain
 from bench.processors.triggers import call_floor_ns, step_ns_per_event
 from bench.processors.workload import workload
@@ -163,6 +165,7 @@ async def _measure(bench: BenchEnvironment, options: Options, root: Path) -> lis
         progress("profile: one more throughput run, under py-spy (not counted above)")
         profiled = await drain(bench, root, options.events, options.runs + 1, options.profile_out)
         print_profile(options.profile_out, profiled)
+        print_stages(options.profile_out, statistics.median(d.cpu_us_per_event for d in drains))
     return results
 
 

@@ -253,19 +253,22 @@ def rows(harness: Harness, project: str) -> int:
     return int(harness.scalar(f"SELECT count() FROM events WHERE project_id = '{project}'"))  # type: ignore[call-overload]
 
 
+@pytest.mark.parametrize("restarted_in", ["killed", "empty"])  # its state folder, or a new one
 def test_a_worker_killed_mid_stream_leaves_each_event_once_with_its_person(
-    harness: Harness,
+    harness: Harness, restarted_in: str
 ) -> None:
+    """Restarted on an empty folder, the worker has its sightings and links from the changelogs
+    alone, written a batch at a time (processors/batches.py)."""
     project = f"kill{uuid.uuid4().hex[:8]}"
     events, distinct = stream(project, 50_000)
     app_id = harness.new_group()
-    worker = harness.worker(app_id, "killed")
+    worker = harness.worker(app_id, f"killed-{project}")
     try:
         producer = produce_in_background(harness, events)
         eventually(lambda: rows(harness, project) >= 10_000, timeout=120, what="10,000 events")
         worker.send_signal(signal.SIGKILL)
         worker.wait()
-        worker = harness.worker(app_id, "killed")
+        worker = harness.worker(app_id, f"{restarted_in}-{project}")
         producer.join()
         harness.assert_exactly_once_with_the_right_person(project, distinct)
     finally:

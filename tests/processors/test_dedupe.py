@@ -84,3 +84,15 @@ def test_the_sweeper_deletes_expired_sightings_a_slice_at_a_time_by_the_partitio
     sweeper.step(0)
     sweeper.step(0)
     assert table == {}  # the rest, then it starts over
+
+
+def test_a_sweep_keeps_a_sighting_renewed_after_its_slice_was_read() -> None:
+    # the worker's slices come from RocksDB while the batch's writes are still waiting
+    old = make_event(idempotency_key="k")
+    renewed = old.model_copy(update={"received_at": NOW + timedelta(hours=1)})
+    seen, table = seen_after((old, 1))
+    stale = list(table.items())
+    seen.remember(event_identity(renewed), renewed, 2)
+    assert seen.expire(stale, int((NOW + timedelta(minutes=30)).timestamp() * 1000)) == 0
+    assert len(table) == 1
+    assert seen.expire(table.items(), int((NOW + timedelta(hours=2)).timestamp() * 1000)) == 1
