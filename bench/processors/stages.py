@@ -25,35 +25,38 @@ __all__ = ["STAGES", "print_stages", "stage_of", "stage_shares"]
 
 _LOOP = "event loop (the main thread's uvloop, scheduling)"
 _CONSUME = "consume"
-_OTHER = "other (the chain's own glue, metrics, logging)"
-# (stage, markers) in the order they are tried on each frame, innermost frame first
-STAGES: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("decode", ("decode (schemas/event.py",)),
-    ("encode", ("encode (schemas/event.py",)),
-    ("dedupe", ("processors/dedupe.py",)),
-    ("identity", ("processors/identity.py",)),
-    ("entries", ("processors/entry_index.py", "_with_entry (processors/chain.py")),
-    ("split", ("processors/split_metrics.py",)),
-    ("trigger", ("processors/triggers.py", "runtime/triggers.py")),
-    ("place", ("processors/place.py", "_misplaced (processors/chain.py")),
+_OTHER = "other (the chain's own glue, metrics, logging, pydantic copies)"
+# (stage, markers): the stacks are searched for each group in turn, the chain's steps first
+# (innermost step frame wins), so what a step calls (faust's table writes included) is its own
+STAGES: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
     (
-        "produce",
+        ("decode", ("decode (schemas/event.py",)),
+        ("encode", ("encode (schemas/event.py",)),
+        ("dedupe", ("processors/dedupe.py",)),
+        ("identity", ("processors/identity.py",)),
+        ("entries", ("processors/entry_index.py", "_with_entry (processors/chain.py")),
+        ("split", ("processors/split_metrics.py",)),
+        ("trigger", ("processors/triggers.py", "runtime/triggers.py")),
+        ("place", ("processors/place.py", "_misplaced (processors/chain.py")),
+        ("table writes, batched", ("processors/batches.py:",)),
+    ),
+    (
         (
-            "_send_batch (processors/app.py",
-            "_send (processors/app.py",
-            "close (processors/batches.py",
-            "acknowledged (processors/batches.py",
-            "aiokafka/producer/",
-            "faust/transport/producer.py",
-            "send (faust/transport/drivers/aiokafka.py",
-            "flush (faust/transport/drivers/aiokafka.py",
+            "produce",
+            (
+                "_send_batch (processors/app.py",
+                "_send (processors/app.py",
+                "aiokafka/producer/",
+                "faust/transport/producer.py",
+                "send (faust/transport/drivers/aiokafka.py",
+                "flush (faust/transport/drivers/aiokafka.py",
+            ),
         ),
     ),
-    (
-        _CONSUME,
-        ("faust/", "mode/", "aiokafka/", "asyncio/", "missed (processors/gaps.py"),
-    ),
-    (_OTHER, ("processors/", "runtime/", "schemas/", "prometheus_client/", "logging/")),
+    # what the agent's loop itself calls into faust for: taking records, acknowledging them
+    ((_CONSUME, ("faust/streams.py", "faust/transport/consumer.py", "processors/gaps.py")),),
+    ((_OTHER, ("raw_to_events (processors/app.py",)),),
+    ((_CONSUME, ("faust/", "mode/", "aiokafka/", "asyncio/")),),
 )
 _LOOP_RUNNERS = (  # a sample ending here is in uvloop's C code, running that thread's loop
     "execute_from_commandline (mode/worker.py:",  # the worker's loop, in the main thread
@@ -67,10 +70,11 @@ def stage_of(frames: list[str], main_thread: bool) -> str:
     fetches records, so its own loop is consuming."""
     if any(runner in frames[-1] for runner in _LOOP_RUNNERS):
         return _LOOP if main_thread else _CONSUME
-    for frame in reversed(frames):
-        for stage, markers in STAGES:
-            if any(marker in frame for marker in markers):
-                return stage
+    for group in STAGES:
+        for frame in reversed(frames):
+            for stage, markers in group:
+                if any(marker in frame for marker in markers):
+                    return stage
     return _OTHER
 
 
@@ -95,7 +99,7 @@ def print_stages(path: Path, cpu_us_per_event: float) -> None:
         f"\nCPU per event by stage (py-spy shares of {samples:,} samples x the counted runs'"
         f" median {cpu_us_per_event:.0f} µs/event)\n\n| stage | share | µs/event |\n|---|---|---|"
     )
-    order = [stage for stage, _ in STAGES if stage != _OTHER] + [_OTHER, _LOOP]
+    order = [*dict.fromkeys(stage for group in STAGES for stage, _ in group), _LOOP]
     for stage in order:
         share = by_stage[stage] / samples
         print(f"| {stage} | {share:.1%} | {share * cpu_us_per_event:.1f} |")
