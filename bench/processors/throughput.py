@@ -1,5 +1,6 @@
 """Throughput and state of ONE processor worker: records produced to headwater.raw first, then a
-fresh `headwater process` timed from its first output until headwater.events holds every
+fresh `headwater process` timed from its first output (or its first record moved back to
+headwater.raw, when records are off the partition rule) until headwater.events holds every
 distinct event (end offsets polled every 50 ms, as a delta from before the run).
 
 Also measured over the same span: the worker's CPU (/proc) per input record and who else used the
@@ -43,6 +44,7 @@ STARTUP_TIMEOUT_S = 120.0
 STALL_TIMEOUT_S = 60.0
 FIRST_POLL_S = 0.01
 POLL_S = 0.05
+ACTIVITY = (topics.EVENTS, topics.RAW)  # the worker's first output, or its first record moved
 
 
 @dataclass(frozen=True)
@@ -97,12 +99,14 @@ async def wait_outputs(
     target: int,
     poll_s: float = POLL_S,
     stall_s: float = STALL_TIMEOUT_S,
+    watched: tuple[str, ...] = (topics.EVENTS,),
 ) -> float:
-    """Poll headwater.events until `target` records past `base` are there; the monotonic time it
-    saw them. Fails if the worker exits or adds nothing for `stall_s`."""
+    """Poll the `watched` topics until `target` records past `base` (their summed end offsets)
+    are there; the monotonic time it saw them. Fails if the worker exits or adds nothing for
+    `stall_s`."""
     seen, changed = -1, time.monotonic()
     while True:
-        count = await ends.total(topics.EVENTS) - base
+        count = sum([await ends.total(topic) for topic in watched]) - base
         now = time.monotonic()
         if count >= target:
             return now
@@ -140,11 +144,12 @@ async def drain(
         progress(f"run {run}: producing {events:,} records ({load.distinct:,} distinct)")
         await produce_all(bench.bootstrap, load.records)
         base, dead = await ends.total(topics.EVENTS), await ends.total(topics.DEAD_LETTER)
+        written = base + await ends.total(topics.RAW)  # a copy moved to its rule partition counts
         progress(f"run {run}: starting the worker ({setup.app_id})")
         with running_worker(setup) as worker:
             started = time.monotonic()
             first = await wait_outputs(
-                ends, worker, setup, base, 1, FIRST_POLL_S, STARTUP_TIMEOUT_S
+                ends, worker, setup, written, 1, FIRST_POLL_S, STARTUP_TIMEOUT_S, ACTIVITY
             )
             cpu, rss_first = snapshot(worker.pid, broker), rss_bytes(worker.pid)
             with py_spy(worker.pid, spy) if spy else nullcontext():
