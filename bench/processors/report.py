@@ -170,9 +170,9 @@ def print_off_rule(drains: list[Drain], moved: dict[float, list[Drain]]) -> None
             f"| {cpus} | {statistics.median(d.cpu_us_per_event for d in runs):.0f} |"
         )
     print(
-        "\nrecords/s = input records / seconds from the worker's first output until every distinct"
-        " event is on headwater.events; a record off the rule is produced again to its rule"
-        " partition and read again before it is processed."
+        "\nrecords/s = input records / seconds from the worker's first output (or first record"
+        " moved) until every distinct event is on headwater.events; a record off the rule is"
+        " produced again to its rule partition and read again before it is processed."
     )
 
 
