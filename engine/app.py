@@ -9,16 +9,19 @@ attempts) read the stores and answer through the log as signals.
 State is in faust tables on RocksDB, each with its changelog topic (engine/state.py), so a
 partition moved to another worker, or a worker restarted on an empty disk, finds every execution
 and timer. Processing is at least once and the executor is deterministic on replay: a repeated
-command or signal changes nothing twice (engine/executor.py).
+command or signal changes nothing twice (engine/executor.py). faust can pass over a record when a
+rebalance interrupts its delivery, and commit past it: the agent checks each partition's offsets
+(`runtime.gaps.OffsetGaps`) and applies any record it was not given first.
 """
 
 import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import faust
+from aiokafka import ConsumerRecord
 from faust.types import TableT
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
@@ -31,6 +34,7 @@ from engine.state import TABLES, TableName, Timer, parse_timer_key
 from engine.tables import FaustState
 from engine.ticker import Ticker
 from engine.webhooks import WebhookSender
+from runtime.gaps import OffsetGaps
 from runtime.settings import KafkaSettings
 from runtime.streams import (
     StartedBeforeTheAgents,
@@ -51,6 +55,9 @@ from schemas.workflows import Command
 __all__ = ["changelog_topics", "create_app"]
 
 log = logging.getLogger(__name__)
+
+# a record as faust hands it, or one it skipped, read by `runtime.gaps.OffsetGaps`
+Record: TypeAlias = faust.types.Message | ConsumerRecord[bytes, bytes]
 
 
 def create_app(
@@ -97,17 +104,27 @@ def create_app(
     app.add_dependency(StartedBeforeTheAgents(sender))
     app.add_dependency(StartedBeforeTheAgents(ticker))
 
+    gaps = OffsetGaps(kafka, settings.app_id)
+    app.add_dependency(StartedBeforeTheAgents(gaps))
+
+    async def apply(record: Record) -> None:
+        state = FaustState(tables, record.partition, ticker)
+        effects = _handle(executor, state, record, observed)
+        for topic, key, value in effects.records:
+            await send(app, topic, key, value)
+        for key, timer in effects.sends:
+            ticker.fire_now(record.partition, key, timer)
+
     @app.agent(raw_topic(app, topics.WORKFLOW_COMMANDS, topics.WORKFLOW_SIGNALS), name="engine")
     async def run(stream: faust.StreamT) -> None:
         with exit_on_failure("headwater.engine"):
             async for event in stream.events():
                 message = event.message
-                state = FaustState(tables, message.partition, ticker)
-                effects = _handle(executor, state, message, observed)
-                for topic, key, value in effects.records:
-                    await send(app, topic, key, value)
-                for key, timer in effects.sends:
-                    ticker.fire_now(message.partition, key, timer)
+                missed = await gaps.missed(
+                    message.topic, message.partition, message.offset, app.consumer_generation_id
+                )
+                for record in () if missed is None else (*missed, message):
+                    await apply(record)
 
     return app
 
@@ -129,10 +146,7 @@ def changelog_topics(app_id: str) -> list[str]:
 
 
 def _handle(
-    executor: Executor,
-    state: FaustState,
-    message: faust.types.Message,
-    observed: "_Metrics",
+    executor: Executor, state: FaustState, message: Record, observed: "_Metrics"
 ) -> Effects:
     """The executor's effects for one record; a record that is not one is a dead letter."""
     key = message.key or b""
@@ -152,7 +166,7 @@ def _handle(
     return effects
 
 
-def _set_aside(message: faust.types.Message, reason: str, detail: str) -> Effects:
+def _set_aside(message: Record, reason: str, detail: str) -> Effects:
     letter = DeadLetter.of_record(
         reason, detail, "engine", message.topic, message.partition, message.offset,  # type: ignore[arg-type]
         message.key, message.value,

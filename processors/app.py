@@ -38,13 +38,13 @@ from processors.batches import Batch, BatchTable, Cursor
 from processors.chain import Chain
 from processors.dedupe import SeenSet, StoredSlice, Sweeper
 from processors.entry_index import EntryIndex
-from processors.gaps import RawGaps
 from processors.identity import IdentityLinks
 from processors.place import EntryPlacement, Reroutes, Rule
 from processors.records import Outgoing
 from processors.settings import ProcessorSettings
 from processors.triggers import WorkflowChanges, WorkflowTriggers
 from runtime.definition_replica import DefinitionReplica
+from runtime.gaps import OffsetGaps
 from runtime.settings import KafkaSettings
 from runtime.streams import (
     StartedBeforeTheAgents,
@@ -111,7 +111,7 @@ def create_app(
         triggers=_follow_workflow_definitions(app, kafka, settings.app_id, metrics),
         rule=Rule(_partition_count(app, kafka, topics.RAW), reroutes),
     )
-    gaps = RawGaps(kafka, settings.app_id, topics.RAW)
+    gaps = OffsetGaps(kafka, settings.app_id)
     app.add_dependency(StartedBeforeTheAgents(gaps))
 
     @app.agent(raw_topic(app, topics.ENTRIES), name="headwater.entries")
@@ -129,7 +129,9 @@ def create_app(
                 generation = app.consumer_generation_id
                 for record in events:
                     message = record.message
-                    missed = await gaps.missed(message.partition, message.offset, generation)
+                    missed = await gaps.missed(
+                        message.topic, message.partition, message.offset, generation
+                    )
                     if missed is None:
                         continue  # delivered again after a rebalance; already handled
                     cursor.partition = message.partition

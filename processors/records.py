@@ -13,7 +13,7 @@ Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
 
 class RawRecord(Protocol):
     """A record as the processors read it: a faust `Message`, or an aiokafka `ConsumerRecord`
-    read by `processors.gaps.RawGaps`. Read-only properties, so both match."""
+    read by `runtime.gaps.OffsetGaps`. Read-only properties, so both match."""
 
     @property
     def topic(self) -> str: ...

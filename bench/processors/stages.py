@@ -54,7 +54,7 @@ STAGES: tuple[tuple[tuple[str, tuple[str, ...]], ...], ...] = (
         ),
     ),
     # what the agent's loop itself calls into faust for: taking records, acknowledging them
-    ((_CONSUME, ("faust/streams.py", "faust/transport/consumer.py", "processors/gaps.py")),),
+    ((_CONSUME, ("faust/streams.py", "faust/transport/consumer.py", "runtime/gaps.py")),),
     ((_OTHER, ("raw_to_events (processors/app.py",)),),
     ((_CONSUME, ("faust/", "mode/", "aiokafka/", "asyncio/")),),
 )

@@ -1,4 +1,4 @@
-"""RawGaps against the real broker: from the group's committed offset on, each offset of a
+"""OffsetGaps against the real broker: from the group's committed offset on, each offset of a
 partition must arrive in turn; the ones before a record are read from Kafka, and a record that
 comes again in the same consumer generation was already handled.
 
@@ -12,7 +12,7 @@ import uuid
 import pytest
 from aiokafka import AIOKafkaProducer
 
-from processors.gaps import RawGaps
+from runtime.gaps import OffsetGaps
 from runtime.settings import KafkaSettings
 from schemas import topics
 from tests.helpers import start_group_at_end
@@ -44,15 +44,21 @@ def test_records_before_the_expected_offset_are_read_and_repeats_are_skipped(
 
     async def scenario() -> None:
         first, second, third = await produce_three(kafka_bootstrap)
-        async with RawGaps(KafkaSettings(bootstrap=kafka_bootstrap), group, topics.RAW) as gaps:
-            read = await gaps.missed(PARTITION, third, generation=1)
+        async with OffsetGaps(KafkaSettings(bootstrap=kafka_bootstrap), group) as gaps:
+            read = await gaps.missed(topics.RAW, PARTITION, third, generation=1)
             assert read is not None
             offsets = [record.offset for record in read]
             assert offsets == list(range(offsets[0], third)) and offsets[0] <= first
             assert {first, second} <= set(offsets)
-            assert await gaps.missed(PARTITION, third, generation=1) is None  # handled already
-            assert await gaps.missed(PARTITION, third + 1, generation=1) == []  # next in turn
-            again = await gaps.missed(PARTITION, second, generation=2)  # a new generation
+            assert (
+                await gaps.missed(topics.RAW, PARTITION, third, generation=1) is None
+            )  # handled already
+            assert (
+                await gaps.missed(topics.RAW, PARTITION, third + 1, generation=1) == []
+            )  # next in turn
+            again = await gaps.missed(
+                topics.RAW, PARTITION, second, generation=2
+            )  # a new generation
             assert again is not None
             assert [record.offset for record in again] == [o for o in offsets if o < second]
             await gaps.stop()  # stopping twice is harmless

@@ -1,19 +1,22 @@
-"""Raw records faust did not hand to the agent, read straight from Kafka.
+"""Records faust did not hand to an agent, read straight from Kafka.
 
 faust-streaming 0.15.3 can skip records when a rebalance interrupts delivery: its fetcher waits
 for either the stream to take a record or the flow to be suspended, and advances its read offset
 either way (`Consumer._drain_messages`); the next record then looks like a gap in the offsets,
 which it treats as acknowledged and commits past. Measured here before this module: 5 of 18,000
-events lost when one of two workers left its group mid-stream.
+events lost when one of two processors workers left its group mid-stream, and one workflow
+command in 1,000 never started its execution when a SIGKILLed engine came back (its return and
+the dead member's expiry are two rebalances).
 
-The raw topic's offsets are contiguous (its producers do not use transactions), so the agent
-checks them. From the committed offset on, per partition and consumer generation, every offset
-must arrive in turn: a record below the next expected offset was already processed in this
-generation and is skipped; a record beyond it is preceded by the missing ones, read here, so the
-outputs stay in raw-offset order (which the sink relies on).
+The topics the workers read have contiguous offsets (their producers do not use transactions),
+so each agent checks them. From the group's committed offset on, per topic partition and consumer
+generation, every offset must arrive in turn: a record below the next expected offset was already
+processed in this generation and is skipped; a record beyond it is preceded by the missing ones,
+read here, so a partition's records are still handled in offset order (the sink relies on it for
+the processors' outputs, the engine for a person's commands).
 
-Its Kafka clients open in `start()` and close in an idempotent `stop()`; `processors/app.py` has
-faust start it before the agents and stop it after them.
+Its Kafka clients open in `start()` and close in an idempotent `stop()`; the workers have faust
+start it before the agents and stop it after them.
 """
 
 import logging
@@ -25,22 +28,22 @@ from aiokafka.structs import ConsumerRecord
 from runtime.settings import KafkaSettings
 from runtime.tasks import Lifecycle
 
-__all__ = ["RawGaps"]
+__all__ = ["OffsetGaps"]
 
 log = logging.getLogger(__name__)
 
 _FETCH_TIMEOUT_MS = 1_000
 
 
-class RawGaps(Lifecycle):
-    """Tracks the next raw offset per partition and reads any the agent was not given."""
+class OffsetGaps(Lifecycle):
+    """Tracks the next offset of each topic partition a group's agents read, and reads any they
+    were not given."""
 
-    def __init__(self, kafka: KafkaSettings, group_id: str, topic: str) -> None:
+    def __init__(self, kafka: KafkaSettings, group_id: str) -> None:
         self._kafka = kafka
         self._group_id = group_id
-        self._topic = topic
         self._generation = -1
-        self._next: dict[int, int] = {}
+        self._next: dict[TopicPartition, int] = {}
         self._admin: AIOKafkaAdminClient | None = None
         self._consumer: AIOKafkaConsumer | None = None
 
@@ -51,7 +54,7 @@ class RawGaps(Lifecycle):
             bootstrap_servers=self._kafka.bootstrap_servers,
             group_id=None,
             enable_auto_commit=False,
-            client_id="headwater-processors-gaps",
+            client_id=f"{self._group_id}-gaps",
         )
         await self._consumer.start()
 
@@ -64,38 +67,37 @@ class RawGaps(Lifecycle):
             await admin.close()
 
     async def missed(
-        self, partition: int, offset: int, generation: int
+        self, topic: str, partition: int, offset: int, generation: int
     ) -> list[ConsumerRecord[bytes, bytes]] | None:
-        """The records to process before this one (usually none), or None if this one was
-        already processed in this generation."""
+        """The records of `topic` to process before this one (usually none), or None if this one
+        was already processed in this generation."""
         if generation != self._generation:
             self._generation, self._next = generation, {}
-        expected = self._next.get(partition)
+        tp = TopicPartition(topic, partition)
+        expected = self._next.get(tp)
         if expected is None:
-            expected = await self._committed(partition, offset)
+            expected = await self._committed(tp, offset)
         if offset < expected:
             return None
-        self._next[partition] = offset + 1
+        self._next[tp] = offset + 1
         if offset == expected:
             return []
-        return await self._read(partition, expected, offset)
+        return await self._read(tp, expected, offset)
 
-    async def _committed(self, partition: int, offset: int) -> int:
+    async def _committed(self, tp: TopicPartition, offset: int) -> int:
         assert self._admin is not None, "started before the agents"
-        tp = TopicPartition(self._topic, partition)
         committed = await self._admin.list_consumer_group_offsets(self._group_id, partitions=[tp])
         meta = committed.get(tp)
         return meta.offset if meta is not None and meta.offset >= 0 else offset
 
     async def _read(
-        self, partition: int, start: int, end: int
+        self, tp: TopicPartition, start: int, end: int
     ) -> list[ConsumerRecord[bytes, bytes]]:
         assert self._consumer is not None, "started before the agents"
         log.warning(
             "reading records faust skipped",
-            extra={"partition": partition, "from": start, "to": end},
+            extra={"topic": tp.topic, "partition": tp.partition, "from": start, "to": end},
         )
-        tp = TopicPartition(self._topic, partition)
         self._consumer.assign([tp])
         self._consumer.seek(tp, start)
         records: list[ConsumerRecord[bytes, bytes]] = []
