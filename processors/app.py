@@ -181,13 +181,10 @@ def _partition_count(app: faust.App, kafka: KafkaSettings, topic: str) -> Callab
     return lambda: app.consumer.topic_partitions(topic) or kafka.partitions
 
 
-def _ends(app: faust.App, topic: str) -> dict[int, int | None]:
-    """The high watermark of each partition of `topic` this worker holds."""
-    return {
-        tp.partition: app.consumer.highwater(tp)
-        for tp in app.consumer.assignment()
-        if tp.topic == topic
-    }
+async def _ends(app: faust.App, topic: str) -> dict[int, int | None]:
+    """The end offset of each partition of `topic` this worker holds, asked of the broker."""
+    held = [tp for tp in app.consumer.assignment() if tp.topic == topic]
+    return {tp.partition: end for tp, end in (await app.consumer.highwaters(*held)).items()}
 
 
 def _follow_workflow_definitions(

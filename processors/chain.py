@@ -9,9 +9,9 @@ the raw topic:
    becomes one copy for its rule partition, and nothing else: no state is read or written for
    it, and the copy is processed there (`processors.place`);
 3. dedupe: drop it if its identity was seen inside the window (`processors.dedupe`);
-4. entry: an Embeddables event belongs to its entry, waiting up to `entry_wait_ms` for the entries
-   this worker has not read or applied yet (`processors.entry_index`); none is an
-   ENTRY_NOT_FOUND dead letter;
+4. entry: an Embeddables event belongs to its entry; on a miss, it waits up to `entry_wait_ms` for
+   the entries in Kafka this worker has not read or applied yet (`processors.entry_index`); none
+   is an ENTRY_NOT_FOUND dead letter;
 5. identity: record the link the event carries and resolve its person (`processors.identity`);
 6. split its properties into metrics and dimensions (`processors.split_metrics`);
 7. route it to the events partition of the raw record's number, naming the raw record in a header
@@ -34,7 +34,7 @@ batch's table changes, and acknowledges the raw records once Kafka has them all.
 
 import asyncio
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 
 from pydantic import ValidationError
@@ -49,6 +49,7 @@ from processors.triggers import WorkflowTriggers
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
+from schemas.entry import Entry
 from schemas.event import Event, decode, encode
 from schemas.workflows import Command
 
@@ -78,8 +79,8 @@ class Chain:
     sweeper: Sweeper
     metrics: ComponentMetrics
     entry_wait_ms: int
-    # the end offset of each entries partition this worker holds, as the consumer saw it
-    entries_ends: Callable[[], Mapping[int, int | None]]
+    # the end offset of each entries partition this worker holds, asked of the broker
+    entries_ends: Callable[[], Awaitable[Mapping[int, int | None]]]
     triggers: WorkflowTriggers
     rule: Rule  # where the raw topic's records belong
 
@@ -138,16 +139,8 @@ class Chain:
         return [_route(record, output), _command(command)]
 
     async def _with_entry(self, event: Event, entry_key: bytes) -> Event:
-        """Resolve the event's entry, first waiting out the entries this worker has not read yet
-        and its copies on their way (an entry a producer put off the rule)."""
-        clock = asyncio.get_running_loop().time
-        deadline = clock() + self.entry_wait_ms / 1000
-        while (entry := self.entries.find(entry_key)) is None and not self.entries.settled(
-            entry_key, self.entries_ends()
-        ):
-            if clock() >= deadline:
-                break
-            await asyncio.sleep(_ENTRY_POLL_S)
+        """Resolve the event's entry; a miss first waits out what this worker has not read."""
+        entry = self.entries.find(entry_key) or await self._wait_for_entry(entry_key)
         if entry is None:
             raise _Unprocessable(
                 "ENTRY_NOT_FOUND",
@@ -155,6 +148,22 @@ class Chain:
                 f" = {event.identifier_value!r}",
             )
         return event.model_copy(update={"person_id": entry.entry_id})
+
+    async def _wait_for_entry(self, entry_key: bytes) -> Entry | None:
+        """The entry once this worker has applied every entries record in Kafka when it asked
+        (the broker's end offsets, not the consumer's last view of them: an entry produced
+        before the event may be in Kafka and not fetched yet) and its copies on their way, or
+        None; at most `entry_wait_ms`."""
+        clock = asyncio.get_running_loop().time
+        deadline = clock() + self.entry_wait_ms / 1000
+        ends = await self.entries_ends()
+        while (entry := self.entries.find(entry_key)) is None and not self.entries.settled(
+            entry_key, ends
+        ):
+            if clock() >= deadline:
+                break
+            await asyncio.sleep(_ENTRY_POLL_S)
+        return entry
 
     def _set_aside(self, record: RawRecord, reason: DeadLetterReason, detail: str) -> Outgoing:
         letter = DeadLetter.of_record(

@@ -75,10 +75,13 @@ class Worker:
             sweeper=Sweeper(seen, dict_slice(self.seen_table), sweep_every, 256),
             metrics=self.metrics,
             entry_wait_ms=entry_wait_ms,
-            entries_ends=lambda: self.entries_ends,
+            entries_ends=self._entries_ends,
             triggers=WorkflowTriggers(self.replica, self.replica.changes, self.metrics),
             rule=Rule(lambda: self.partitions, Reroutes(self.metrics)),
         )
+
+    async def _entries_ends(self) -> dict[int, int | None]:
+        return self.entries_ends
 
     def handle(self, offset: int, value: bytes | None) -> list[Outgoing]:
         return asyncio.run(self.chain.handle(RawRecord(offset, value)))
