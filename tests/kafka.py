@@ -1,9 +1,10 @@
-"""Kafka helpers of the tests and benchmarks: list a topic's partitions, move a group to the end."""
+"""Kafka helpers of the tests and benchmarks: list a topic's partitions, move a group to the end,
+measure a group's lag."""
 
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-__all__ = ["commit_group_at_end", "read_to_end", "topic_partitions"]
+__all__ = ["commit_group_at_end", "group_lag", "read_to_end", "topic_partitions"]
 
 
 async def topic_partitions(bootstrap_servers: str, topic: str) -> list[TopicPartition]:
@@ -30,6 +31,24 @@ async def commit_group_at_end(bootstrap_servers: str, group: str, *names: str) -
         await consumer.commit(dict(await consumer.end_offsets(partitions)))
     finally:
         await consumer.stop()
+
+
+async def group_lag(bootstrap_servers: str, group: str, *names: str) -> int:
+    """How many records of the named topics `group` has not committed yet (a partition it never
+    committed counts from its start)."""
+    partitions = [tp for name in names for tp in await topic_partitions(bootstrap_servers, name)]
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=None)
+    await admin.start()
+    await consumer.start()
+    try:
+        committed = await admin.list_consumer_group_offsets(group, partitions=partitions)
+        ends = await consumer.end_offsets(partitions)
+    finally:
+        await consumer.stop()
+        await admin.close()
+    starts = {tp: meta.offset for tp, meta in committed.items() if meta.offset >= 0}
+    return sum(end - starts.get(tp, 0) for tp, end in ends.items())
 
 
 async def read_to_end(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:

@@ -3,6 +3,7 @@ restarted) and the receiver we ship: every webhook arrives, never before its due
 effect; retries follow the schedule; the last failure is a dead letter `dlq replay` delivers; a
 stop wins over a timer or a retry; a repeated command starts nothing new."""
 
+import asyncio
 import time
 import uuid
 from datetime import datetime, timedelta
@@ -21,10 +22,12 @@ from tests.engine.live import (
     stop_event_command,
 )
 from tests.helpers import eventually, read_topic_until, run_headwater
-from tests.pipeline import Pipeline
+from tests.kafka import group_lag
+from tests.pipeline import ENGINE_GROUP, Pipeline
 from tests.services import free_port
 
 EXECUTIONS = 1000
+COMMANDS_AND_SIGNALS = (topics.WORKFLOW_COMMANDS, topics.WORKFLOW_SIGNALS)
 
 
 def _kafka(pipeline: Pipeline) -> str:
@@ -33,6 +36,18 @@ def _kafka(pipeline: Pipeline) -> str:
 
 def _arrivals(delivery: dict) -> list[datetime]:
     return [datetime.fromisoformat(at) for at in delivery["arrivals"]]
+
+
+def _wait_until_idle(pipeline: Pipeline) -> None:
+    """Until the engine has committed every command and signal: a test that times retries must
+    not queue behind another test's backlog (the 1,000 outcomes of the SIGKILL test take the
+    engine's one agent a few seconds after the last webhook arrived)."""
+
+    def idle() -> bool:
+        lag = group_lag(_kafka(pipeline), ENGINE_GROUP, *COMMANDS_AND_SIGNALS)
+        return asyncio.run(lag) == 0
+
+    eventually(idle, timeout=60, what="the engine to take in every command and signal")
 
 
 def test_a_sigkilled_engine_loses_no_timer_and_fires_none_early(pipeline: Pipeline) -> None:
@@ -59,6 +74,7 @@ def test_a_sigkilled_engine_loses_no_timer_and_fires_none_early(pipeline: Pipeli
 
 def test_retries_follow_the_schedule_and_land_once(pipeline: Pipeline) -> None:
     # 500; 429 with Retry-After: 1; a hang past the 1 s timeout; then served.
+    _wait_until_idle(pipeline)
     with receiving(pipeline.env, pipeline.data_dir, script="500,429:1,hang:3") as receiver:
         command = start_command(hook_template(receiver.url), {"n": 1}, person="retry")
         record(_kafka(pipeline), [command])
@@ -109,6 +125,7 @@ def test_a_stop_event_during_the_delay_means_the_webhook_is_never_sent(
 
 
 def test_a_stop_between_retries_means_no_further_attempt(pipeline: Pipeline) -> None:
+    _wait_until_idle(pipeline)
     with receiving(pipeline.env, pipeline.data_dir, script="500") as receiver:
         person = f"race-{uuid.uuid4().hex[:6]}"
         record(
