@@ -38,6 +38,7 @@ LABELS = {
     "seen_mb_per_million": "seen MB per million identities",
     "rss_mb_at_end": "RSS MB at end",
     "rows_never_seen": "rows never seen",
+    "share_percent": "share of samples %",
 }
 
 

@@ -26,9 +26,10 @@ records; each workload is its own project, so no dedupe state can match another 
   produced to a partition other than their rule partition (as a client with another partitioner
   would), for each share: records/s and worker CPU per input record beside the run with none,
   i.e. what the re-routing hop costs (processors/place.py).
-- profile: one more throughput run, not counted, with py-spy recording the worker (when py-spy
-  is installed); samples by area and the top functions, and the CPU per event by stage of the
-  chain (stages.py: each stage's share of the samples times the counted runs' median).
+- profile: one more throughput run, not counted, with py-spy recording the worker (py-spy comes
+  with the test extra); samples by area and the top functions, and the CPU per event by stage of
+  the chain (stages.py: each stage's share of the samples times the counted runs' median), which
+  the results file keeps as one case per stage.
 
     make bench-processors
     make bench-processors ARGS="--events 1000000 --runs 1 --no-latency"
@@ -58,7 +59,7 @@ from bench.processors.report import (
     print_throughput,
     print_triggers,
 )
-from bench.processors.stages import print_stages
+from bench.processors.stages import print_stages, stage_results
 from bench.processors.throughput import Drain, drain
 from bench.processors.triggers import call_floor_ns, step_ns_per_event
 from bench.processors.workload import workload
@@ -79,7 +80,7 @@ class Options:
     seconds: float = 20.0
     latency: bool = True
     floor: bool = True
-    profile: bool = False
+    profile: bool = True
     profile_out: Path = Path(tempfile.gettempdir()) / "processors.pyspy.txt"
     workflows: int = 200
     off_rule: tuple[float, ...] = ()
@@ -87,7 +88,7 @@ class Options:
     @classmethod
     def quick(cls) -> "Options":
         """Brief runs: enough to check the wiring, not to measure."""
-        return cls(events=5_000, runs=1, rate=500.0, seconds=3.0)
+        return cls(events=5_000, runs=1, rate=500.0, seconds=3.0, profile=False)
 
 
 def arguments() -> Options:
@@ -165,7 +166,10 @@ async def _measure(bench: BenchEnvironment, options: Options, root: Path) -> lis
         progress("profile: one more throughput run, under py-spy (not counted above)")
         profiled = await drain(bench, root, options.events, options.runs + 1, options.profile_out)
         print_profile(options.profile_out, profiled)
-        print_stages(options.profile_out, statistics.median(d.cpu_us_per_event for d in drains))
+        median = statistics.median(d.cpu_us_per_event for d in drains)
+        stages = stage_results(options.profile_out, median)
+        print_stages(stages, median)
+        results += stages
     return results
 
 
@@ -244,7 +248,8 @@ def measure(options: Options) -> list[CaseResult]:
 
 
 def run(quick: bool) -> list[CaseResult]:
-    """The whole benchmark without a profile run (`make bench`): its figures."""
+    """The whole benchmark (`make bench`), with its profile run for the stage figures: its
+    figures."""
     return measure(Options.quick() if quick else Options())
 
 

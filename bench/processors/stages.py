@@ -21,7 +21,9 @@ that wait most (faust's consumer thread, here).
 from collections import Counter
 from pathlib import Path
 
-__all__ = ["STAGES", "print_stages", "stage_of", "stage_shares"]
+from bench.results import CaseResult
+
+__all__ = ["STAGES", "print_stages", "stage_of", "stage_results", "stage_shares"]
 
 _LOOP = "event loop (the main thread's uvloop, scheduling)"
 _CONSUME = "consume"
@@ -90,16 +92,29 @@ def stage_shares(path: Path) -> tuple[int, Counter[str]]:
     return sum(by_stage.values()), by_stage
 
 
-def print_stages(path: Path, cpu_us_per_event: float) -> None:
-    """The stage table: share of the samples and µs per event at `cpu_us_per_event`."""
+def stage_results(path: Path, cpu_us_per_event: float) -> list[CaseResult]:
+    """One case per stage: its share of the samples and its µs per event at `cpu_us_per_event`
+    (none without samples)."""
     samples, by_stage = stage_shares(path)
     if not samples:
-        return
-    print(
-        f"\nCPU per event by stage (py-spy shares of {samples:,} samples x the counted runs'"
-        f" median {cpu_us_per_event:.0f} µs/event)\n\n| stage | share | µs/event |\n|---|---|---|"
-    )
+        return []
     order = [*dict.fromkeys(stage for group in STAGES for stage, _ in group), _LOOP]
+    results = []
     for stage in order:
         share = by_stage[stage] / samples
-        print(f"| {stage} | {share:.1%} | {share * cpu_us_per_event:.1f} |")
+        figures = {"share_percent": 100 * share, "cpu_us_per_event": share * cpu_us_per_event}
+        results.append(CaseResult(f"stage: {stage}", figures, [figures["cpu_us_per_event"]]))
+    return results
+
+
+def print_stages(results: list[CaseResult], cpu_us_per_event: float) -> None:
+    """The stage table of `stage_results`."""
+    if not results:
+        return
+    print(
+        f"\nCPU per event by stage (py-spy shares of the samples x the counted runs' median"
+        f" {cpu_us_per_event:.0f} µs/event)\n\n| stage | share | µs/event |\n|---|---|---|"
+    )
+    for result in results:
+        share, us = result.figures["share_percent"], result.figures["cpu_us_per_event"]
+        print(f"| {result.case.removeprefix('stage: ')} | {share:.1f}% | {us:.1f} |")
