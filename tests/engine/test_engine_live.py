@@ -47,7 +47,7 @@ def _wait_until_idle(pipeline: Pipeline) -> None:
         lag = group_lag(_kafka(pipeline), ENGINE_GROUP, *COMMANDS_AND_SIGNALS)
         return asyncio.run(lag) == 0
 
-    eventually(idle, timeout=60, what="the engine to take in every command and signal")
+    eventually(idle, timeout=120, what="the engine to take in every command and signal")
 
 
 def test_a_sigkilled_engine_loses_no_timer_and_fires_none_early(pipeline: Pipeline) -> None:
