@@ -18,10 +18,9 @@ import logging
 import time
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any
 
 import faust
-from aiokafka import ConsumerRecord
 from faust.types import TableT
 from prometheus_client import Counter, Gauge, Histogram
 from pydantic import ValidationError
@@ -34,7 +33,7 @@ from engine.state import TABLES, TableName, Timer, parse_timer_key
 from engine.tables import FaustState
 from engine.ticker import Ticker
 from engine.webhooks import WebhookSender
-from runtime.gaps import OffsetGaps
+from runtime.gaps import ConsumedRecord, OffsetGaps
 from runtime.settings import KafkaSettings
 from runtime.streams import (
     StartedBeforeTheAgents,
@@ -55,9 +54,6 @@ from schemas.workflows import Command
 __all__ = ["changelog_topics", "create_app"]
 
 log = logging.getLogger(__name__)
-
-# a record as faust hands it, or one it skipped, read by `runtime.gaps.OffsetGaps`
-Record: TypeAlias = faust.types.Message | ConsumerRecord[bytes, bytes]
 
 
 def create_app(
@@ -107,7 +103,7 @@ def create_app(
     gaps = OffsetGaps(kafka, settings.app_id)
     app.add_dependency(StartedBeforeTheAgents(gaps))
 
-    async def apply(record: Record) -> None:
+    async def apply(record: ConsumedRecord) -> None:
         state = FaustState(tables, record.partition, ticker)
         effects = _handle(executor, state, record, observed)
         for topic, key, value in effects.records:
@@ -146,7 +142,7 @@ def changelog_topics(app_id: str) -> list[str]:
 
 
 def _handle(
-    executor: Executor, state: FaustState, message: Record, observed: "_Metrics"
+    executor: Executor, state: FaustState, message: ConsumedRecord, observed: "_Metrics"
 ) -> Effects:
     """The executor's effects for one record; a record that is not one is a dead letter."""
     key = message.key or b""
@@ -166,7 +162,7 @@ def _handle(
     return effects
 
 
-def _set_aside(message: Record, reason: str, detail: str) -> Effects:
+def _set_aside(message: ConsumedRecord, reason: str, detail: str) -> Effects:
     letter = DeadLetter.of_record(
         reason, detail, "engine", message.topic, message.partition, message.offset,  # type: ignore[arg-type]
         message.key, message.value,

@@ -43,9 +43,10 @@ from processors.dedupe import SeenSet, Sweeper, event_identity
 from processors.entry_index import EntryIndex
 from processors.identity import IdentityLinks
 from processors.place import Rule
-from processors.records import Outgoing, RawRecord
+from processors.records import Outgoing
 from processors.split_metrics import split_metrics
 from processors.triggers import WorkflowTriggers
+from runtime.gaps import ConsumedRecord
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for
@@ -84,7 +85,7 @@ class Chain:
     triggers: WorkflowTriggers
     rule: Rule  # where the raw topic's records belong
 
-    async def handle(self, record: RawRecord) -> list[Outgoing]:
+    async def handle(self, record: ConsumedRecord) -> list[Outgoing]:
         """What one raw record becomes: its processed event (and the command it makes for the
         workflow engine, if any), a dead letter, nothing (a duplicate), or its copy for the
         partition it belongs on. The copy is counted as received where it lands, not here."""
@@ -113,11 +114,13 @@ class Chain:
             self.metrics.inc(self.metrics.events_sent, outgoing[0].topic, record.partition)
         return outgoing
 
-    def _misplaced(self, record: RawRecord, event: Event) -> Outgoing | None:
+    def _misplaced(self, record: ConsumedRecord, event: Event) -> Outgoing | None:
         """Step 2, place: the record's copy for its rule partition, if it is not there."""
         return self.rule.misplaced(record, event.kafka_key(), event.source_format)
 
-    async def _process(self, record: RawRecord, event: Event | ValidationError) -> list[Outgoing]:
+    async def _process(
+        self, record: ConsumedRecord, event: Event | ValidationError
+    ) -> list[Outgoing]:
         """The processed event to hand on and its command, if any; [] for a duplicate."""
         if isinstance(event, ValidationError):
             raise event
@@ -165,7 +168,7 @@ class Chain:
             await asyncio.sleep(_ENTRY_POLL_S)
         return entry
 
-    def _set_aside(self, record: RawRecord, reason: DeadLetterReason, detail: str) -> Outgoing:
+    def _set_aside(self, record: ConsumedRecord, reason: DeadLetterReason, detail: str) -> Outgoing:
         letter = DeadLetter.of_record(
             reason,
             detail,
@@ -187,7 +190,7 @@ def _command(command: Command) -> Outgoing:
     return Outgoing(topics.WORKFLOW_COMMANDS, command.kafka_key(), command.encode())
 
 
-def _route(record: RawRecord, output: bytes) -> Outgoing:
+def _route(record: ConsumedRecord, output: bytes) -> Outgoing:
     """The events partition of the raw record's number, with the raw record named in a header."""
     source = f"{record.partition}:{record.offset}".encode()
     return Outgoing(

@@ -38,7 +38,8 @@ from prometheus_client import Counter
 from pydantic import ValidationError
 
 from processors.entry_index import EntryIndex
-from processors.records import Headers, Outgoing, RawRecord, header_pairs
+from processors.records import Outgoing, header_pairs
+from runtime.gaps import ConsumedRecord, Headers
 from runtime.partitioning import rule_partition
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
@@ -104,7 +105,7 @@ class Rule:
     reroutes: Reroutes
 
     def misplaced(
-        self, record: RawRecord, key: bytes, client: str, rekeyed: bool = False
+        self, record: ConsumedRecord, key: bytes, client: str, rekeyed: bool = False
     ) -> Outgoing | None:
         """The copy of `record` for the partition of `key`, if it is not there already or must be
         keyed again; counted. None: the record is where it belongs."""
@@ -130,7 +131,7 @@ class EntryPlacement:
         self._aliases = aliases
         self._rule = rule
 
-    def take(self, record: RawRecord) -> Outgoing | None:
+    def take(self, record: ConsumedRecord) -> Outgoing | None:
         """Apply `record`, or return the copy to send."""
         if record.value is None:
             return self._tombstone(record)
@@ -143,14 +144,14 @@ class EntryPlacement:
             self._aliases[record.key] = own
         return self._place(record, own, rekeyed=record.key != own)
 
-    def _tombstone(self, record: RawRecord) -> Outgoing | None:
+    def _tombstone(self, record: ConsumedRecord) -> Outgoing | None:
         if record.key is None:  # names no entry
             self._index.apply(record.partition, record.offset, None, None)
             return None
         own = self._aliases.get(record.key)
         return self._place(record, own or record.key, rekeyed=own is not None)
 
-    def _place(self, record: RawRecord, own: bytes, rekeyed: bool) -> Outgoing | None:
+    def _place(self, record: ConsumedRecord, own: bytes, rekeyed: bool) -> Outgoing | None:
         copy = self._rule.misplaced(record, own, _UNKNOWN, rekeyed)
         if copy is None:
             self._index.apply(record.partition, record.offset, own, record.value)

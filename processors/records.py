@@ -1,32 +1,13 @@
-"""What the processors read, keep and send, with faust nowhere in sight: a record of a topic they
-consume (`RawRecord`), a table (`KeyValues`) and a record to produce (`Outgoing`)."""
+"""What the processors keep and send, with faust nowhere in sight: a table (`KeyValues`) and a
+record to produce (`Outgoing`); what they read is a `runtime.streams.ConsumedRecord`."""
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-__all__ = ["Headers", "KeyValues", "Outgoing", "RawRecord", "header_pairs"]
+from runtime.gaps import Headers
 
-# Kafka headers as faust and aiokafka hand them over: (name, value) pairs, or a mapping.
-Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
-
-
-class RawRecord(Protocol):
-    """A record as the processors read it: a faust `Message`, or an aiokafka `ConsumerRecord`
-    read by `runtime.gaps.OffsetGaps`. Read-only properties, so both match."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Headers: ...
+__all__ = ["KeyValues", "Outgoing", "header_pairs"]
 
 
 class KeyValues(Protocol):

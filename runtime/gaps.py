@@ -20,6 +20,8 @@ start it before the agents and stop it after them.
 """
 
 import logging
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -28,9 +30,32 @@ from aiokafka.structs import ConsumerRecord
 from runtime.settings import KafkaSettings
 from runtime.tasks import Lifecycle
 
-__all__ = ["OffsetGaps"]
+__all__ = ["ConsumedRecord", "Headers", "OffsetGaps"]
 
 log = logging.getLogger(__name__)
+
+# Kafka headers as faust and aiokafka hand them over: (name, value) pairs, or a mapping.
+Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
+
+
+class ConsumedRecord(Protocol):
+    """A record as a worker's agent handles it: a faust `Message`, or an aiokafka
+    `ConsumerRecord` that faust skipped, read by `OffsetGaps`. Read-only
+    properties, so both match."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Headers: ...
+
 
 _FETCH_TIMEOUT_MS = 1_000
 
