@@ -51,8 +51,11 @@ async def group_lag(bootstrap_servers: str, group: str, *names: str) -> int:
     return sum(end - starts.get(tp, 0) for tp, end in ends.items())
 
 
-async def read_to_end(bootstrap_servers: str, topic: str) -> list[ConsumerRecord[bytes, bytes]]:
-    """Every record of `topic` up to its current end, partition by partition (no group)."""
+async def read_to_end(
+    bootstrap_servers: str, topic: str, since_ms: int | None = None
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of `topic` up to its current end, partition by partition (no group); with
+    `since_ms`, only from the first one stamped at or after it (wall clock, milliseconds)."""
     partitions = await topic_partitions(bootstrap_servers, topic)
     consumer = AIOKafkaConsumer(
         bootstrap_servers=bootstrap_servers, group_id=None, auto_offset_reset="earliest"
@@ -61,6 +64,10 @@ async def read_to_end(bootstrap_servers: str, topic: str) -> list[ConsumerRecord
     try:
         consumer.assign(partitions)
         ends = await consumer.end_offsets(partitions)
+        if since_ms is not None:
+            firsts = await consumer.offsets_for_times(dict.fromkeys(partitions, since_ms))
+            for tp in partitions:
+                consumer.seek(tp, ends[tp] if firsts[tp] is None else firsts[tp].offset)
         records: list[ConsumerRecord[bytes, bytes]] = []
         while any([await consumer.position(tp) < end for tp, end in ends.items()]):
             for batch in (await consumer.getmany(timeout_ms=500)).values():

@@ -5,6 +5,11 @@ requests go out at RATE/s (default 5,000) for DURATION_S (default 30) after a WA
 warm-up, each with its own `identifier` (open_loop.py). A thread asks ClickHouse every 50 ms which
 of them are queryable; freshness = that first look - the request's 200 (so it reads up to ~50 ms
 high). p50/p99/max, the rate achieved, and each process's CPU meanwhile. Target: p99 under 2 s.
+
+Each freshness is split where the events topic is: from the 200 to the processors' record of the
+event on `headwater.events` (its Kafka timestamp, stamped when the processors' producer appended
+it), and from that record to the first look that found the row (the sink's batching and insert,
+and ClickHouse). Both clocks are this machine's.
 """
 
 import asyncio
@@ -15,6 +20,7 @@ import uuid
 from contextlib import ExitStack
 from dataclasses import dataclass
 
+import orjson
 from clickhouse_connect.driver.client import Client
 
 from bench.cpu import cpu_seconds
@@ -30,7 +36,7 @@ from bench.results import CaseResult, percentile
 from bench.sinks.backlog import fresh_group
 from bench.sinks.open_loop import FAILED, Load, Marks, send
 from schemas import topics
-from tests.kafka import commit_group_at_end
+from tests.kafka import commit_group_at_end, read_to_end
 
 __all__ = ["Outcome", "freshness"]
 
@@ -95,20 +101,52 @@ class Outcome:
     marks: Marks
     cpu_share: dict[str, float]
     """CPU seconds per second of load, per process (1.0 = one core busy)."""
+    processed: dict[int, float]
+    """`time.monotonic()` at which each request's event was appended to `headwater.events`."""
 
     def freshness_s(self) -> list[float]:
         m = self.marks
         return [m.visible[s] - m.answered[s] for s in m.answered_ok() if m.visible[s]]
 
+    def hops_s(self) -> tuple[list[float], list[float]]:
+        """Per event seen: the 200 to its events record, and that record to its row."""
+        m, processed = self.marks, self.processed
+        seen = [s for s in m.answered_ok() if m.visible[s] and s in processed]
+        return (
+            [processed[s] - m.answered[s] for s in seen],
+            [m.visible[s] - processed[s] for s in seen],
+        )
+
     def figures(self) -> dict[str, float]:
         fresh = self.freshness_s()
+        to_topic, to_row = self.hops_s()
         return {
             "p50_s": percentile(fresh, 50),
             "p99_s": percentile(fresh, 99),
             "max_s": max(fresh, default=float("nan")),
             "achieved_per_s": len(self.marks.answered_ok()) / self.load.seconds,
             "rows_never_seen": len(self.marks.answered_ok()) - len(fresh),
+            "to_events_topic_p50_s": percentile(to_topic, 50),
+            "to_events_topic_p99_s": percentile(to_topic, 99),
+            "topic_to_row_p50_s": percentile(to_row, 50),
+            "topic_to_row_p99_s": percentile(to_row, 99),
         }
+
+
+def processed_at(bench: BenchEnvironment, load: Load, since_wall: float) -> dict[int, float]:
+    """When each of `load`'s events reached `headwater.events` (its records' Kafka timestamps,
+    on the monotonic clock of `Marks`), by sequence number; the first record of a request wins."""
+    records = asyncio.run(read_to_end(bench.bootstrap, topics.EVENTS, int(since_wall * 1000)))
+    wall_minus_monotonic = time.time() - time.monotonic()
+    prefix, start = load.prefix.encode(), len(load.prefix)
+    processed: dict[int, float] = {}
+    for record in records:
+        if record.value is None or prefix not in record.value:
+            continue
+        user_id = orjson.loads(record.value).get("user_id") or ""
+        if user_id.startswith(load.prefix) and (seq := int(user_id[start:])) not in processed:
+            processed[seq] = record.timestamp / 1000 - wall_minus_monotonic
+    return processed
 
 
 def watch(bench: BenchEnvironment, load: Load, pids: dict[str, int], wait_s: float) -> Outcome:
@@ -130,7 +168,8 @@ def watch(bench: BenchEnvironment, load: Load, pids: dict[str, int], wait_s: flo
     finally:
         watcher.stopping.set()
         watcher.join()
-    return Outcome(load, marks, cpu)
+    started = min((wall for wall in marks.sent_wall if wall), default=time.time())
+    return Outcome(load, marks, cpu, processed_at(bench, load, started - 1.0))
 
 
 def pipeline_env(bench: BenchEnvironment, ports: dict[str, int]) -> dict[str, str]:
@@ -192,6 +231,15 @@ def print_freshness(outcome: Outcome) -> None:
         f"| {load.seconds:.0f} s | {load.rate:,.0f} | {figures['achieved_per_s']:,.0f} | {failed} "
         f"| {not_sent} | {missing} | {figures['p50_s']:.3f} | {figures['p99_s']:.3f} "
         f"| {figures['max_s']:.3f} | {verdict} |"
+    )
+    print("\n| hop | p50 s | p99 s |\n|---|---|---|")
+    print(
+        f"| the 200 → its record on {topics.EVENTS} (the processors) "
+        f"| {figures['to_events_topic_p50_s']:.3f} | {figures['to_events_topic_p99_s']:.3f} |"
+    )
+    print(
+        "| that record → its row queryable (the sink, ClickHouse) "
+        f"| {figures['topic_to_row_p50_s']:.3f} | {figures['topic_to_row_p99_s']:.3f} |"
     )
     print("\n| process | CPU during the load (cores) |\n|---|---|")
     for name, share in sorted(outcome.cpu_share.items(), key=lambda item: -item[1]):
