@@ -3,7 +3,8 @@ ClickHouse (issue 19).
 
 The shared pipeline takes a steady trickle of events through the gateway, and the engine one of
 workflow commands, while one component is killed, its whole process group as a container's death
-would kill it (the gateway's granian serves from a child process), and started again 3 s later.
+would kill it (with several workers, the gateway serves from child processes), and started again
+3 s later.
 The pause is the time from the kill until the next record sent after it is in ClickHouse (for
 the gateway, the next one it accepted); the time until one from every partition is, is printed
 beside it. With two processors workers, the survivor takes the dead one's partitions over, with

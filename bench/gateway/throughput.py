@@ -1,6 +1,6 @@
 """How much does one gateway process carry? Requests/s and latency of single events; bulk events/s.
 
-The gateway starts the way users start it, `headwater gateway` (granian, one worker process),
+The gateway starts the way users start it, `headwater gateway` (uvicorn, one worker process),
 against a broker the benchmark starts beside it (or `KAFKA_BOOTSTRAP`), on the same 2-core
 machine as wrk (1 thread), so all three share the CPU. Every request waits for Kafka's ack of
 each of its events before the gateway answers. Two cases:

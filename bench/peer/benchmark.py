@@ -2,7 +2,7 @@
 
 Both serve the same requests into the same broker (started beside them, or `KAFKA_BOOTSTRAP`) on
 this 2-core machine, with wrk (1 thread) as the load: the gateway as users start it (`headwater
-gateway`: granian, one worker process), Benthos v4.27.0 (benthos.py) with bench/peer/benthos.yaml,
+gateway`: uvicorn, one worker process), Benthos v4.27.0 (benthos.py) with bench/peer/benthos.yaml,
 which does what the gateway does on the two paths and answers only after Kafka's ack (acks=all,
 idempotent writes). The cases are bench/gateway/throughput.py's:
 
