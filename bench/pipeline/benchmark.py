@@ -7,7 +7,9 @@ components as `headwater up` starts them (stack.py: sink, processors, engine, ga
 settings), and the load, all sharing the CPU. The load is the seed's Vemetric pageview, `POST
 /e`, one event per request, from many visitors. In turn:
 
-- warm-up: --warmup-seconds (10) at the freshness rate; every event must reach ClickHouse.
+- warm-up: --warmup-seconds (120) at the freshness rate; every event must reach ClickHouse.
+  The broker's JVM compiles its hot code in its first minutes: after a 10 s warm-up Kafka used
+  0.47-0.59 cores at 1,000 events/s, after 150 s 0.19-0.21 (docs/performance.md).
 - freshness (bench/sinks/freshness.py's method): --freshness-rate events/s (1,000) for
   --freshness-seconds (30; 0 skips it), each request its own visitor, ClickHouse asked every
   50 ms which rows are queryable: from the gateway's 200 to the row, p50/p99/max. Target: p99
@@ -68,7 +70,7 @@ class Options:
     freshness_rate: float = 1000.0
     """Events/s of the warm-up and of the freshness case."""
     freshness_seconds: float = 30.0
-    warmup_seconds: float = 10.0
+    warmup_seconds: float = 120.0
     idle_seconds: float = 15.0
     """How long each part's CPU with no load is read for, before the search."""
 
