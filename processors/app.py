@@ -4,8 +4,10 @@ Two agents, co-partitioned (same partition counts, same keys, so faust gives par
 topics to one worker):
 - `headwater.entries` reads the compacted entries topic into the `entries` table, each entry on
   its rule partition; an entry a producer put elsewhere is sent there (`processors/place.py`);
-- `headwater.raw-to-events` reads the raw topic in batches (up to `_BATCH_MAX` records), hands
-  each record to the chain (decode, place, dedupe, entry, identity, split, route, trigger) and
+- `headwater.raw-to-events` subscribes the raw topic, whose records faust's consumer hands
+  over a fetch at a time (`runtime/faust_bulk.py`: faust's per-record delivery cost more than
+  the chain); a task takes them in batches (about `_BATCH_MAX` records), hands each record to
+  the chain (decode, place, dedupe, entry, identity, split, route, trigger) and
   sends what it returns: the event to the events partition of the raw record's number and the
   command for the workflow engine it makes, if any; or a dead letter; or, for a record off the
   partition rule, its copy for its rule partition of the raw topic. A batch's outputs and its
@@ -26,12 +28,12 @@ is sent with its event, so it is in Kafka before the raw record's offset is comm
 """
 
 import logging
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import Callable
 from itertools import islice
 from pathlib import Path
 
 import faust
-from faust.types import EventT, TableT
+from faust.types import TableT
 from prometheus_client import Gauge
 
 from processors.batches import Batch, BatchTable, Cursor
@@ -44,7 +46,7 @@ from processors.records import Outgoing
 from processors.settings import ProcessorSettings
 from processors.triggers import WorkflowChanges, WorkflowTriggers
 from runtime.definition_replica import DefinitionReplica
-from runtime.gaps import OffsetGaps
+from runtime.faust_bulk import BulkRecords, Chunk, bulk_records
 from runtime.settings import KafkaSettings
 from runtime.streams import (
     StartedBeforeTheAgents,
@@ -67,7 +69,6 @@ log = logging.getLogger(__name__)
 _SEEN, _LINKS, _ENTRIES, _ALIASES = "seen", "links", "entries", "entry_aliases"  # faust tables
 # raw records processed together: their outputs and table writes sent together, acked together
 _BATCH_MAX = 2_000
-_BATCH_WITHIN_S = 0.005  # how long a batch waits to fill: the latency it may add
 
 
 def create_app(
@@ -111,8 +112,7 @@ def create_app(
         triggers=_follow_workflow_definitions(app, kafka, settings.app_id, metrics),
         rule=Rule(_partition_count(app, kafka, topics.RAW), reroutes),
     )
-    gaps = OffsetGaps(kafka, settings.app_id)
-    app.add_dependency(StartedBeforeTheAgents(gaps))
+    raw = bulk_records(app, frozenset({topics.RAW}))
 
     @app.agent(raw_topic(app, topics.ENTRIES), name="headwater.entries")
     async def follow_entries(stream: faust.StreamT) -> None:
@@ -122,24 +122,46 @@ def create_app(
                     await _send(app, copy)
 
     @app.agent(raw_topic(app, topics.RAW), name="headwater.raw-to-events")
-    async def raw_to_events(stream: faust.StreamT) -> None:
+    async def subscribe_raw(stream: faust.StreamT) -> None:
+        """Subscribes the raw topic: faust assigns its partitions (with the tables' partitions
+        of the same numbers); its records go to `raw` in bulk and never reach this stream."""
+        async for _ in stream:
+            pass
+
+    @app.task
+    async def raw_to_events() -> None:
         with exit_on_failure("headwater.raw-to-events"):
-            async for events in _batches(stream):
-                outgoing: list[Outgoing] = []
-                generation = app.consumer_generation_id
-                for record in events:
-                    message = record.message
-                    missed = await gaps.missed(
-                        message.topic, message.partition, message.offset, generation
-                    )
-                    if missed is None:
-                        continue  # delivered again after a rebalance; already handled
-                    cursor.partition = message.partition
-                    for raw in (*missed, message):
-                        outgoing.extend(await chain.handle(raw))
-                await _send_batch(app, outgoing, batch)
+            while True:
+                chunks = await raw.batch(_BATCH_MAX)
+                with raw.handling():
+                    await _handle(app, chain, cursor, batch, raw, chunks)
 
     return app
+
+
+async def _handle(
+    app: faust.App,
+    chain: Chain,
+    cursor: Cursor,
+    batch: Batch,
+    raw: BulkRecords,
+    chunks: list[Chunk],
+) -> None:
+    """Handle a batch of raw records, send what they became, then acknowledge them. A rebalance
+    while the chain ran (an entry wait, a trigger) drops the batch, table writes included: the
+    records are read again from the commit by whoever owns their partitions now."""
+    generation = app.consumer_generation_id
+    outgoing: list[Outgoing] = []
+    for chunk in chunks:
+        cursor.partition = chunk.tp.partition
+        for record in chunk.records:
+            outgoing.extend(await chain.handle(record))
+    if app.consumer_generation_id != generation:
+        batch.discard()
+        return
+    await _send_batch(app, outgoing, batch)
+    for chunk in chunks:
+        raw.ack(chunk.tp, chunk.records[0].offset, chunk.records[-1].offset)
 
 
 async def _send_batch(app: faust.App, outgoing: list[Outgoing], batch: Batch) -> None:
@@ -154,13 +176,6 @@ async def _send_batch(app: faust.App, outgoing: list[Outgoing], batch: Batch) ->
     ]  # fmt: skip
     acknowledged = [await delivery for delivery in deliveries]
     batch.acknowledged(changes, [meta.offset for meta in acknowledged[len(outgoing) :]])
-
-
-def _batches(stream: faust.StreamT) -> AsyncIterator[Sequence[EventT]]:
-    """The stream's records in batches; each batch is acknowledged once the agent asks for the
-    next one (faust's `take_events`, which only its `Stream` class has)."""
-    assert isinstance(stream, faust.Stream), "faust gives an agent a Stream"
-    return stream.take_events(_BATCH_MAX, within=_BATCH_WITHIN_S)
 
 
 def _batch_table(

@@ -76,6 +76,10 @@ class BatchTable:
         self._writes.clear()
         return changes
 
+    def discard(self) -> None:
+        """Forget the batch's writes (a rebalance dropped the batch)."""
+        self._writes.clear()
+
     def persisted(self, partition: int, offset: int) -> None:
         """The changelog is in Kafka up to `offset`: recovery starts after it."""
         rocksdb_store(self.table).set_persisted_offset(TP(self.changelog, partition), offset)
@@ -90,6 +94,11 @@ class Batch:
     def close(self) -> list[Outgoing]:
         """Every table's writes in RocksDB, and their changelog records to send."""
         return [change for table in self._tables.values() for change in table.close()]
+
+    def discard(self) -> None:
+        """Forget every table's writes of the batch."""
+        for table in self._tables.values():
+            table.discard()
 
     def acknowledged(self, changes: list[Outgoing], offsets: list[int]) -> None:
         """`close`'s changelog records are in Kafka at `offsets`: each changelog partition's
