@@ -8,12 +8,13 @@ events lost when one of two processors workers left its group mid-stream, and on
 command in 1,000 never started its execution when a SIGKILLed engine came back (its return and
 the dead member's expiry are two rebalances).
 
-The topics the workers read have contiguous offsets (their producers do not use transactions),
-so each agent checks them. From the group's committed offset on, per topic partition and consumer
-generation, every offset must arrive in turn: a record below the next expected offset was already
-processed in this generation and is skipped; a record beyond it is preceded by the missing ones,
-read here, so a partition's records are still handled in offset order (the sink relies on it for
-the processors' outputs, the engine for a person's commands).
+The workflow engine's agent reads its commands and signals through faust's streams (the
+processors' raw records no longer do: `runtime/faust_bulk.py`). Those topics have contiguous
+offsets (their producers do not use transactions), so the agent checks them. From the group's
+committed offset on, per topic partition and consumer generation, every offset must arrive in
+turn: a record below the next expected offset was already processed in this generation and is
+skipped; a record beyond it is preceded by the missing ones, read here, so a partition's records
+are still handled in offset order (the engine relies on it for a person's commands).
 
 Its Kafka clients open in `start()` and close in an idempotent `stop()`; the workers have faust
 start it before the agents and stop it after them.
@@ -39,8 +40,8 @@ Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
 
 
 class ConsumedRecord(Protocol):
-    """A record as a worker's agent handles it: a faust `Message`, or an aiokafka
-    `ConsumerRecord` that faust skipped, read by `OffsetGaps`. Read-only
+    """A record as a worker handles it: a faust `Message`, or an aiokafka `ConsumerRecord`
+    (one faust skipped, read by `OffsetGaps`, or one of a fetch taken in bulk). Read-only
     properties, so both match."""
 
     @property
