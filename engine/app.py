@@ -33,9 +33,10 @@ from engine.state import TABLES, TableName, Timer, parse_timer_key
 from engine.tables import FaustState
 from engine.ticker import Ticker
 from engine.webhooks import WebhookSender
-from runtime.gaps import ConsumedRecord, OffsetGaps
+from runtime.gaps import OffsetGaps
 from runtime.settings import KafkaSettings
 from runtime.streams import (
+    ConsumedRecord,
     StartedBeforeTheAgents,
     exit_on_failure,
     partition_store,

@@ -166,7 +166,7 @@ async def _handle(
 
 async def _send_batch(app: faust.App, outgoing: list[Outgoing], batch: Batch) -> None:
     """Send a batch's outputs and its tables' changelog records, and wait until Kafka has them
-    all: only then does the stream acknowledge the batch's raw records, so no commit passes a
+    all: only then are the batch's raw records acknowledged, so no commit passes a
     record whose outputs or state are not in Kafka. A failed delivery ends the worker."""
     changes = batch.close()
     deliveries = [

@@ -46,7 +46,7 @@ from processors.place import Rule
 from processors.records import Outgoing
 from processors.split_metrics import split_metrics
 from processors.triggers import WorkflowTriggers
-from runtime.gaps import ConsumedRecord
+from runtime.streams import ConsumedRecord
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import DeadLetter, DeadLetterReason, reason_for

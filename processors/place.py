@@ -39,8 +39,8 @@ from pydantic import ValidationError
 
 from processors.entry_index import EntryIndex
 from processors.records import Outgoing, header_pairs
-from runtime.gaps import ConsumedRecord, Headers
 from runtime.partitioning import rule_partition
+from runtime.streams import ConsumedRecord, Headers
 from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.entry import Entry

@@ -5,7 +5,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from runtime.gaps import Headers
+from runtime.streams import Headers
 
 __all__ = ["KeyValues", "Outgoing", "header_pairs"]
 

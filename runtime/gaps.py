@@ -21,8 +21,6 @@ start it before the agents and stop it after them.
 """
 
 import logging
-from collections.abc import Mapping, Sequence
-from typing import Protocol
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -31,32 +29,9 @@ from aiokafka.structs import ConsumerRecord
 from runtime.settings import KafkaSettings
 from runtime.tasks import Lifecycle
 
-__all__ = ["ConsumedRecord", "Headers", "OffsetGaps"]
+__all__ = ["OffsetGaps"]
 
 log = logging.getLogger(__name__)
-
-# Kafka headers as faust and aiokafka hand them over: (name, value) pairs, or a mapping.
-Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
-
-
-class ConsumedRecord(Protocol):
-    """A record as a worker handles it: a faust `Message`, or an aiokafka `ConsumerRecord`
-    (one faust skipped, read by `OffsetGaps`, or one of a fetch taken in bulk). Read-only
-    properties, so both match."""
-
-    @property
-    def topic(self) -> str: ...
-    @property
-    def partition(self) -> int: ...
-    @property
-    def offset(self) -> int: ...
-    @property
-    def key(self) -> bytes | None: ...
-    @property
-    def value(self) -> bytes | None: ...
-    @property
-    def headers(self) -> Headers: ...
-
 
 _FETCH_TIMEOUT_MS = 1_000
 

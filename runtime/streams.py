@@ -6,10 +6,10 @@ could pass a record unhandled, and starting our own services before the agents.
 import asyncio
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, Protocol, cast
 
 import faust
 from aiokafka.structs import RecordMetadata
@@ -23,6 +23,8 @@ from runtime.tasks import Lifecycle
 
 __all__ = [
     "EXIT_RESTART",
+    "ConsumedRecord",
+    "Headers",
     "StartedBeforeTheAgents",
     "exit_on_failure",
     "exit_unless_delivered",
@@ -37,6 +39,29 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+# Kafka headers as faust and aiokafka hand them over: (name, value) pairs, or a mapping.
+Headers = Sequence[tuple[str, bytes]] | Mapping[str, bytes] | None
+
+
+class ConsumedRecord(Protocol):
+    """A record as a worker handles it: a faust `Message`, or an aiokafka `ConsumerRecord`
+    (one faust skipped, read by `runtime.gaps.OffsetGaps`, or one of a fetch taken in bulk).
+    Read-only properties, so both match."""
+
+    @property
+    def topic(self) -> str: ...
+    @property
+    def partition(self) -> int: ...
+    @property
+    def offset(self) -> int: ...
+    @property
+    def key(self) -> bytes | None: ...
+    @property
+    def value(self) -> bytes | None: ...
+    @property
+    def headers(self) -> Headers: ...
+
 
 EXIT_RESTART = 75  # EX_TEMPFAIL: a supervisor should start the worker again
 _MB = 1024 * 1024
