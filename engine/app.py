@@ -11,7 +11,9 @@ partition moved to another worker, or a worker restarted on an empty disk, finds
 and timer. Processing is at least once and the executor is deterministic on replay: a repeated
 command or signal changes nothing twice (engine/executor.py). faust can pass over a record when a
 rebalance interrupts its delivery, and commit past it: the agent checks each partition's offsets
-(`runtime.gaps.OffsetGaps`) and applies any record it was not given first.
+(`runtime.gaps.OffsetGaps`), applies any record it was not given first, and acknowledges it to
+faust (`runtime.streams.acknowledge`): faust does not always count what it skipped as a gap, and
+then would never commit past it.
 """
 
 import logging
@@ -38,6 +40,7 @@ from runtime.settings import KafkaSettings
 from runtime.streams import (
     ConsumedRecord,
     StartedBeforeTheAgents,
+    acknowledge,
     exit_on_failure,
     partition_store,
     raw_topic,
@@ -122,6 +125,8 @@ def create_app(
                 )
                 for record in () if missed is None else (*missed, message):
                     await apply(record)
+                if missed:
+                    acknowledge(app, message.tp, missed[0].offset, missed[-1].offset)
 
     return app
 

@@ -46,10 +46,11 @@ from processors.records import Outgoing
 from processors.settings import ProcessorSettings
 from processors.triggers import WorkflowChanges, WorkflowTriggers
 from runtime.definition_replica import DefinitionReplica
-from runtime.faust_bulk import BulkRecords, Chunk, bulk_records
+from runtime.faust_bulk import Chunk, bulk_records
 from runtime.settings import KafkaSettings
 from runtime.streams import (
     StartedBeforeTheAgents,
+    acknowledge,
     exit_on_failure,
     iterate_from,
     partition_store,
@@ -134,7 +135,7 @@ def create_app(
             while True:
                 chunks = await raw.batch(_BATCH_MAX)
                 with raw.handling():
-                    await _handle(app, chain, cursor, batch, raw, chunks)
+                    await _handle(app, chain, cursor, batch, chunks)
 
     return app
 
@@ -144,7 +145,6 @@ async def _handle(
     chain: Chain,
     cursor: Cursor,
     batch: Batch,
-    raw: BulkRecords,
     chunks: list[Chunk],
 ) -> None:
     """Handle a batch of raw records, send what they became, then acknowledge them. A rebalance
@@ -161,7 +161,7 @@ async def _handle(
         return
     await _send_batch(app, outgoing, batch)
     for chunk in chunks:
-        raw.ack(chunk.tp, chunk.records[0].offset, chunk.records[-1].offset)
+        acknowledge(app, chunk.tp, chunk.records[0].offset, chunk.records[-1].offset)
 
 
 async def _send_batch(app: faust.App, outgoing: list[Outgoing], batch: Batch) -> None:

@@ -8,8 +8,8 @@ group, the assignment (an agent subscribes the topic, so tables stay co-partitio
 table recovery, standbys, commits. `BulkConsumer` takes the chosen topics' records out of each
 fetch (`Consumer._wait_next_records`, before they become messages) and queues them per
 partition with the consumer generation they were fetched in; the worker's own task takes them
-in batches (`BulkRecords.batch`) and acknowledges what it has handled (`BulkRecords.ack`) into
-faust's commit bookkeeping, as a stream's acks do.
+in batches (`BulkRecords.batch`) and acknowledges what it has handled into faust's commit
+bookkeeping (`runtime.streams.acknowledge`), as a stream's acks do.
 
 Rebalances keep faust's guarantees: while a batch is being handled it holds a place among
 faust's unacknowledged messages (`BulkRecords.handling`), so a revocation waits for it and
@@ -27,7 +27,6 @@ from typing import Any
 import faust
 from faust.transport.drivers import aiokafka as faust_aiokafka
 from faust.types import TP
-from faust.types.tuples import ack_lock
 from mode.utils.futures import notify
 
 __all__ = ["BulkRecords", "Chunk", "bulk_records"]
@@ -86,19 +85,6 @@ class BulkRecords:
         finally:
             marker.acked = True
             consumer._unacked_messages.discard(marker)
-            notify(consumer._waiting_for_ack)
-
-    def ack(self, tp: TP, first: int, last: int) -> None:
-        """Records `first`..`last` of `tp` are handled (their outputs in Kafka): faust's next
-        commit may pass them, as it passes acknowledged messages."""
-        consumer: Any = self._app.consumer
-        with ack_lock:
-            committed = consumer._committed_offset[tp]
-            offsets = range(first if committed is None else max(first, committed), last + 1)
-            if offsets:
-                consumer._acked_index[tp].update(offsets)
-                consumer._acked[tp].extend(offsets)
-                consumer._n_acked += len(offsets)
             notify(consumer._waiting_for_ack)
 
 

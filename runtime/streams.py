@@ -14,8 +14,10 @@ from typing import Any, Protocol, cast
 import faust
 from aiokafka.structs import RecordMetadata
 from faust.stores.rocksdb import Store as RocksDBStore
-from faust.types import TableT
+from faust.types import TP, TableT
+from faust.types.tuples import ack_lock
 from mode import Service
+from mode.utils.futures import notify
 from rocksdict import Rdict
 
 from runtime.settings import KafkaSettings
@@ -26,6 +28,7 @@ __all__ = [
     "ConsumedRecord",
     "Headers",
     "StartedBeforeTheAgents",
+    "acknowledge",
     "exit_on_failure",
     "exit_unless_delivered",
     "iterate_from",
@@ -168,6 +171,27 @@ async def send(
     queued = await app.producer.send(topic, key, value, partition, None, headers)
     delivery = cast("asyncio.Future[RecordMetadata]", queued)  # aiokafka's own future
     delivery.add_done_callback(exit_unless_delivered)
+
+
+def acknowledge(app: faust.App, tp: TP, first: int, last: int) -> None:
+    """Records `first`..`last` of `tp`, handled but never delivered as faust messages (taken in
+    bulk, or read where faust skipped them), are acknowledged as a stream acknowledges its
+    messages: faust commits a partition only up to its first offset neither acknowledged nor
+    counted in its gaps, so one left out would hold the partition's commit back for good. Offsets
+    faust already holds, as acknowledged or as a gap, are not counted twice (a repeat would split
+    its run of consecutive offsets)."""
+    consumer: Any = app.consumer
+    with ack_lock:
+        committed = consumer._committed_offset[tp]
+        acked = consumer._acked_index[tp]
+        start = first if committed is None else max(first, committed)
+        offsets = [offset for offset in range(start, last + 1) if offset not in acked]
+        acked.update(offsets)
+        consumer._acked[tp].extend(offsets)
+        consumer._n_acked += len(offsets)
+        if gaps := consumer._gap.get(tp):
+            gaps.chop(start, last + 1)
+        notify(consumer._waiting_for_ack)
 
 
 def exit_unless_delivered(delivery: "asyncio.Future[RecordMetadata]") -> None:

@@ -1,12 +1,14 @@
 """The faust workers' exit policy: a record the producer gave up on, or an agent failing, stops
-the worker before the offset of the record can be committed; and their group membership, from
-the Kafka settings."""
+the worker before the offset of the record can be committed; records handled around faust's
+streams let its commit pass them; and their group membership, from the Kafka settings."""
 
 import asyncio
 from pathlib import Path
 
+import faust
 import pytest
 from aiokafka.errors import KafkaTimeoutError
+from faust.types import TP
 
 from runtime import streams
 from runtime.settings import KafkaSettings
@@ -58,3 +60,32 @@ def test_a_worker_takes_its_group_timeouts_from_the_kafka_settings(tmp_path: Pat
     conf = streams.worker_app("timeouts", kafka, tmp_path).conf
     assert (conf.broker_session_timeout, conf.broker_heartbeat_interval) == (7.0, 0.5)
     assert conf.broker_rebalance_timeout == kafka.rebalance_timeout_ms / 1000
+
+
+COMMANDS = TP("headwater.workflow-commands", 0)
+
+
+@pytest.fixture
+def committed_at_19(tmp_path: Path) -> faust.App:
+    """A worker whose group committed offset 19 of `COMMANDS`, and whose stream then
+    acknowledged 22 to 30: 19 to 21 were read around faust."""
+    app = streams.worker_app("acks", KafkaSettings(), tmp_path)
+    app.consumer._committed_offset[COMMANDS] = 19
+    streams.acknowledge(app, COMMANDS, 22, 30)
+    return app
+
+
+def test_records_read_around_faust_let_its_commit_pass_them(committed_at_19: faust.App) -> None:
+    app = committed_at_19
+    assert app.consumer._new_offset(COMMANDS) is None  # the hole holds the commit back
+    streams.acknowledge(app, COMMANDS, 19, 21)
+    assert app.consumer._new_offset(COMMANDS) == 31
+
+
+def test_offsets_faust_counted_as_a_gap_are_not_counted_twice(committed_at_19: faust.App) -> None:
+    app = committed_at_19
+    asyncio.run(app.consumer._add_gap(COMMANDS, 20, 21))  # faust's own record of 20 and 21
+    streams.acknowledge(app, COMMANDS, 19, 21)
+    streams.acknowledge(app, COMMANDS, 19, 21)
+    assert app.consumer._new_offset(COMMANDS) == 31
+    assert list(app.consumer._acked[COMMANDS]) == []
