@@ -4,8 +4,12 @@
 //
 // CONFIG (JSON): {chromium, gateway, userAgent, hostRules, timeoutMs,
 //                 pages: [{name, url, referer, leaveTo}]}.
-// Requests come from the DevTools protocol's Network events, which (unlike puppeteer's request
-// events) include CORS preflights and beacons, and say why a request failed (corsErrorStatus).
+// Requests come from the DevTools protocol: the Network events (unlike puppeteer's request
+// events) include CORS preflights and beacons, and say why a request failed (corsErrorStatus);
+// every request to the gateway is also paused for a moment in the browser (the Fetch domain),
+// which is where a beacon's body can be read: the page's Network events inline no Blob body, a
+// body asked for later may be gone, and a beacon sent as the page unloads may have no Network
+// event from the page at all (both seen on a busy machine).
 // Each page gets a fresh browser context (no cookies or storage shared between pages); after the
 // page sets `window.headwaterDone`, the driver navigates to `leaveTo` (page-leave calls fire) and
 // waits until no request to the gateway is pending. Requests sent while leaving are marked
@@ -66,39 +70,51 @@ async function visit({ url, referer, leaveTo }) {
 async function recordRequests(page, state) {
   const requests = new Map();
   const cdp = await page.createCDPSession();
-  cdp.on("Network.requestWillBeSent", ({ requestId, request, type }) => {
-    // A redirect reuses the id: keep the first hop, it is what the tracker asked for.
-    if (requests.has(requestId)) return requests.get(requestId).redirected = true;
-    requests.set(requestId, {
-      url: request.url, method: request.method, type, headers: request.headers,
-      postData: request.postData ?? null, status: null, failure: null, redirected: false,
-      leaving: state.leaving,
-    });
-    if (request.hasPostData && request.postData === undefined) {
-      // A beacon's body (a Blob) is not inlined: ask for it while the request is in flight.
-      cdp.send("Network.getRequestPostData", { requestId }).then(
-        ({ postData }) => (requests.get(requestId).postData = postData),
-        () => {},
-      );
+  // One entry per request (the Network id), made by whichever of its events comes first.
+  const entry = (id, request, type) => {
+    if (!requests.has(id)) {
+      requests.set(id, {
+        url: request.url, method: request.method, type, headers: request.headers,
+        postData: null, status: null, failure: null, redirected: false, leaving: state.leaving,
+      });
     }
+    return requests.get(id);
+  };
+  cdp.on("Network.requestWillBeSent", ({ requestId, request, type, redirectResponse }) => {
+    const found = entry(requestId, request, type);
+    found.postData ??= request.postData ?? null;
+    if (redirectResponse) found.redirected = true; // the entry keeps the first hop's URL
+  });
+  cdp.on("Fetch.requestPaused", ({ requestId, networkId, request, resourceType }) => {
+    entry(networkId ?? requestId, request, resourceType).postData ??= body(request);
+    cdp.send("Fetch.continueRequest", { requestId }).catch(() => {}); // gone with its page
   });
   cdp.on("Network.responseReceived", ({ requestId, response }) => {
-    const entry = requests.get(requestId);
-    if (entry) Object.assign(entry, { status: response.status, responseHeaders: response.headers });
+    const found = requests.get(requestId);
+    if (found) Object.assign(found, { status: response.status, responseHeaders: response.headers });
   });
   // Straight from the network service: also sent for beacons, whose responseReceived may not be.
   cdp.on("Network.responseReceivedExtraInfo", ({ requestId, statusCode, headers }) => {
-    const entry = requests.get(requestId);
-    if (entry && entry.status === null) {
-      Object.assign(entry, { status: statusCode, responseHeaders: headers });
+    const found = requests.get(requestId);
+    if (found && found.status === null) {
+      Object.assign(found, { status: statusCode, responseHeaders: headers });
     }
   });
   cdp.on("Network.loadingFailed", ({ requestId, errorText, corsErrorStatus, blockedReason }) => {
-    const entry = requests.get(requestId);
-    if (entry) entry.failure = { errorText, corsErrorStatus, blockedReason };
+    const found = requests.get(requestId);
+    if (found) found.failure = { errorText, corsErrorStatus, blockedReason };
   });
   await cdp.send("Network.enable");
+  await cdp.send("Fetch.enable", { patterns: [{ urlPattern: `${config.gateway}/*` }] });
   return requests;
+}
+
+// A paused request's body as text: inlined, or in its parts (base64).
+function body(request) {
+  if (request.postData !== undefined) return request.postData;
+  if (!request.postDataEntries) return null;
+  const parts = request.postDataEntries.map((part) => Buffer.from(part.bytes ?? "", "base64"));
+  return Buffer.concat(parts).toString("utf8");
 }
 
 // Until every request to the gateway (but those sent while leaving) has an answer or a failure,
