@@ -17,8 +17,9 @@ skipped; a record beyond it is preceded by the missing ones, read here, so a par
 are still handled in offset order (the engine relies on it for a person's commands). The agent
 acknowledges the records read here once it has applied them (`runtime.streams.acknowledge`):
 faust does not always count the offsets it skipped as a gap, and then holds the partition's
-commit before them for good (seen twice in CI before they were acknowledged: a restarted
-engine's commands stayed committed at the first skipped offset, 116 to 416 records behind).
+commit before them for good (before they were acknowledged, in one CI run and one of four runs
+of the engine's live tests, a restarted engine's commands stayed committed at the first skipped
+offset, 116 to 416 records behind).
 
 Its Kafka clients open in `start()` and close in an idempotent `stop()`; the workers have faust
 start it before the agents and stop it after them.
