@@ -53,6 +53,7 @@ ENDPOINTS: tuple[Endpoint[Any], ...] = (
     *embeddables.ENDPOINTS,
 )
 OPENAPI_FILE = Path(__file__).with_name("openapi.json")
+METRICS_FLUSH_S = 1.0
 
 
 class Gateway:
@@ -79,10 +80,14 @@ class Gateway:
         await self.stats.start()
         reloading = BackgroundTask(self._reload_projects, "projects-reload")
         await reloading.start()
+        flushing = BackgroundTask(self._flush_metrics, "metrics-flush")
+        await flushing.start()
         _tune_garbage_collector()
         try:
             yield
         finally:
+            await flushing.stop()
+            self.metrics.flush()
             await reloading.stop()
             await self.stats.stop()
             await self.definitions.stop()
@@ -106,6 +111,13 @@ class Gateway:
             return Route(spec.path, handler, methods=[spec.method])
         cors = [Middleware(BrowserCORS)]
         return Route(spec.path, handler, methods=[spec.method, "OPTIONS"], middleware=cors)
+
+    async def _flush_metrics(self) -> None:
+        """The request path's counts into prometheus-client's series once a second: with several
+        workers a scrape reads every worker's multiprocess file, not their integers."""
+        while True:
+            await asyncio.sleep(METRICS_FLUSH_S)
+            self.metrics.flush()
 
     async def _reload_projects(self) -> None:
         while True:

@@ -188,7 +188,7 @@ class Ingest:
             series.answered(exc.status, size)
             await error_response(spec, exc)(scope, receive, send)
             return
-        _count(series, accepted)
+        series.accepted(len(accepted.records), accepted.bots, accepted.set_aside)
         reply = accepted.translation.reply
         series.answered(reply.status, size)
         await send_reply(send, reply)
@@ -248,15 +248,6 @@ class _Handler:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         await self.ingest.handle(self.spec, self.series, scope, receive, send)
-
-
-def _count(series: RouteSeries, accepted: Accepted) -> None:
-    set_aside = accepted.set_aside
-    series.events_accepted.inc(len(accepted.records) - set_aside)
-    if accepted.bots:
-        series.bots.inc(accepted.bots)
-    if set_aside:
-        series.set_aside.inc(set_aside)
 
 
 def idempotency_key(request: HTTPConnection) -> str | None:

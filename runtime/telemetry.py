@@ -38,9 +38,14 @@ class ComponentMetrics:
     def inc(self, counter: Counter, topic: str = "", partition: int | str = "", n: int = 1) -> None:
         counter.labels(self.component, topic, str(partition)).inc(n)
 
+    def flush(self) -> None:
+        """Hand the series what was counted outside them (the gateway counts its request path in
+        plain integers); called before every scrape."""
+
     def render(self) -> bytes:
         """This process's series; with several worker processes sharing a
         `PROMETHEUS_MULTIPROC_DIR`, the sum over all of them."""
+        self.flush()
         if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
             return generate_latest(self.registry)
         registry = CollectorRegistry()

@@ -26,6 +26,7 @@ __all__ = [
     "entry_body",
     "pageview",
     "read_event",
+    "start_gateway",
     "topic_size",
     "unique",
 ]
@@ -97,6 +98,27 @@ def gateway(
         yield RunningGateway(url, data_dir, data_dir / "projects.json", **keys)
     finally:
         stop(process)
+
+
+def start_gateway(
+    kafka: str, data_dir: Path, name: str, **settings: str
+) -> tuple[subprocess.Popen[bytes], str]:
+    """A gateway process on `data_dir`'s projects, ready; `settings` are more environment
+    variables."""
+    port = free_port()
+    env = environment(
+        {
+            "HEADWATER_DATA_DIR": str(data_dir),
+            "KAFKA_BOOTSTRAP": kafka,
+            "HEADWATER_GATEWAY_PORT": str(port),
+            "HEADWATER_GATEWAY_PROJECTS_RELOAD_S": "0.2",
+            **settings,
+        }
+    )
+    process = headwater("gateway", env=env, log=data_dir / f"{name}.log")
+    url = f"http://127.0.0.1:{port}"
+    eventually(lambda: http_ok(f"{url}/readyz"), timeout=60, what=f"{name} ready")
+    return process, url
 
 
 def topic_size(bootstrap: str, topic: str) -> int:

@@ -20,7 +20,7 @@ from schemas import topics
 from schemas.event import Event, encode
 from schemas.workflows import Command, Start
 from tests.factories import make_event
-from tests.gateway.workflows.conftest import start_gateway
+from tests.gateway.conftest import start_gateway
 from tests.helpers import (
     environment,
     headwater,

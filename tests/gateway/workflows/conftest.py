@@ -11,10 +11,10 @@ import httpx2
 import pytest
 
 from headwater.keys import create_key
-from tests.conftest import free_port
-from tests.helpers import environment, eventually, headwater, http_ok, stop
+from tests.gateway.conftest import start_gateway
+from tests.helpers import stop
 
-__all__ = ["WorkflowGateways", "start_gateway"]
+__all__ = ["WorkflowGateways"]
 
 
 @dataclass(frozen=True)
@@ -30,23 +30,6 @@ class WorkflowGateways:
         token = self.keys.get(key, key)
         headers = {"Authorization": f"Bearer {token}"}
         return httpx2.Client(base_url=f"{self.urls[process]}/api/v1", headers=headers, timeout=15)
-
-
-def start_gateway(kafka: str, data_dir: Path, name: str) -> tuple[subprocess.Popen[bytes], str]:
-    """A gateway process on `data_dir`'s projects, ready."""
-    port = free_port()
-    env = environment(
-        {
-            "HEADWATER_DATA_DIR": str(data_dir),
-            "KAFKA_BOOTSTRAP": kafka,
-            "HEADWATER_GATEWAY_PORT": str(port),
-            "HEADWATER_GATEWAY_PROJECTS_RELOAD_S": "0.2",
-        }
-    )
-    process = headwater("gateway", env=env, log=data_dir / f"{name}.log")
-    url = f"http://127.0.0.1:{port}"
-    eventually(lambda: http_ok(f"{url}/readyz"), timeout=60, what=f"{name} ready")
-    return process, url
 
 
 @pytest.fixture(scope="session")

@@ -8,7 +8,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx2
 
 from schemas import topics
-from tests.gateway.workflows.conftest import WorkflowGateways, start_gateway
+from tests.gateway.conftest import start_gateway
+from tests.gateway.workflows.conftest import WorkflowGateways
 from tests.helpers import stop
 from tests.kafka import read_to_end
 
