@@ -79,22 +79,15 @@ def gateway(
 ) -> Iterator[RunningGateway]:
     data_dir = tmp_path_factory.mktemp("gateway")
     keys = _projects(data_dir / "projects.json")
-    port = free_port()
-    env = environment(
-        {
-            "HEADWATER_DATA_DIR": str(data_dir),
-            "KAFKA_BOOTSTRAP": kafka_bootstrap,
-            "HEADWATER_GATEWAY_PORT": str(port),
-            "HEADWATER_GATEWAY_MAX_BODY_BYTES": str(256 * 1024),
-            "HEADWATER_GATEWAY_PROJECTS_RELOAD_S": "0.2",
-            "HEADWATER_GATEWAY_TRUSTED_PROXIES": "127.0.0.1",  # the tests play the load balancer
-            "HEADWATER_LOG_LEVEL": "INFO",
-        }
+    process, url = start_gateway(
+        kafka_bootstrap,
+        data_dir,
+        "gateway",
+        HEADWATER_GATEWAY_MAX_BODY_BYTES=str(256 * 1024),
+        HEADWATER_GATEWAY_TRUSTED_PROXIES="127.0.0.1",  # the tests play the load balancer
+        HEADWATER_LOG_LEVEL="INFO",
     )
-    process: subprocess.Popen[bytes] = headwater("gateway", env=env, log=data_dir / "gateway.log")
-    url = f"http://127.0.0.1:{port}"
     try:
-        eventually(lambda: http_ok(f"{url}/readyz"), timeout=60, what="gateway ready")
         yield RunningGateway(url, data_dir, data_dir / "projects.json", **keys)
     finally:
         stop(process)
@@ -117,7 +110,11 @@ def start_gateway(
     )
     process = headwater("gateway", env=env, log=data_dir / f"{name}.log")
     url = f"http://127.0.0.1:{port}"
-    eventually(lambda: http_ok(f"{url}/readyz"), timeout=60, what=f"{name} ready")
+    try:
+        eventually(lambda: http_ok(f"{url}/readyz"), timeout=60, what=f"{name} ready")
+    except BaseException:
+        stop(process)
+        raise
     return process, url
 
 
