@@ -1,12 +1,13 @@
 """The batching base every sink builds on: `add` rows, `flush` them, commit what was written.
 
 Rows are batched per (topic, partition), each with the record it came from. A flush writes the
-batches of the partitions it is given (all by default) and forgets them whatever happens; it
+batches of the partitions it is given (all by default) at once and forgets them whatever happens; it
 returns the offsets to commit (`last + 1`) for the batches that were written, the rows the store
 refused (to be dead-lettered before that commit), and the partitions whose write failed, so the
 caller can rewind them and read them again.
 """
 
+import asyncio
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Collection
@@ -127,22 +128,27 @@ class BatchingSink(ABC, Lifecycle):
         return max(0.0, self._max_age_s - (time.monotonic() - oldest))
 
     async def flush(self, only: Collection[TopicPartition] | None = None) -> FlushResult:
-        """Write the batches of `only` these partitions (default: every batch)."""
+        """Write the batches of `only` these partitions (default: every batch), all at once:
+        each is its own insert, and a flush takes as long as its slowest one."""
         keys = [key for key in self._batches if only is None or key in only]
-        result = FlushResult({}, {}, {}, {})
+        batches = [self._batches[key] for key in keys]
         try:
-            for key in keys:
-                batch = self._batches[key]
-                try:
-                    rejected = await self.write(batch) if batch.rows else []
-                except SinkWriteFailed as exc:
-                    result.failed[key] = exc
-                else:
-                    result.commit[key] = batch.last_offset + 1
-                    result.written[key] = len(batch.rows) - len(rejected)
-                    if rejected:
-                        result.rejected[key] = rejected
+            outcomes = await asyncio.gather(*map(self._write, batches), return_exceptions=True)
         finally:
             for topic, partition in keys:
                 self.discard(topic, partition)
+        result = FlushResult({}, {}, {}, {})
+        for key, batch, outcome in zip(keys, batches, outcomes, strict=True):
+            if isinstance(outcome, SinkWriteFailed):
+                result.failed[key] = outcome
+            elif isinstance(outcome, BaseException):
+                raise outcome
+            else:
+                result.commit[key] = batch.last_offset + 1
+                result.written[key] = len(batch.rows) - len(outcome)
+                if outcome:
+                    result.rejected[key] = outcome
         return result
+
+    async def _write(self, batch: Batch) -> list[RejectedRow]:
+        return await self.write(batch) if batch.rows else []

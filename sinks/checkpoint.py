@@ -21,14 +21,15 @@ written when, and talks to Kafka only through the consumer's offset calls (`Offs
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from typing import Protocol, TypeVar
 
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from runtime.telemetry import ComponentMetrics
 from schemas.dead_letter import DeadLetterReason
 from sinks.base import Batch, BatchingSink, FlushResult, Source
+from sinks.metrics import SinkMetrics
 from sinks.offsets import CommitMetadata, Marks, source_of
 from sinks.settings import SinkSettings
 
@@ -76,7 +77,7 @@ class Checkpoint:
         offsets: Offsets,
         dead_letters: DeadLetterSender,
         settings: SinkSettings,
-        metrics: ComponentMetrics,
+        metrics: SinkMetrics,
     ) -> None:
         """`offsets` are the consumer's own offset calls; `dead_letters` returns once a letter is
         acknowledged; `settings` give the back-off and the fault-injection pause."""
@@ -187,6 +188,7 @@ class Checkpoint:
             for batch in self._sink.pending()
             if (tp := TopicPartition(batch.topic, batch.partition)) not in self._replays
         }
+        started = time.perf_counter()
         if ready:
             await self._offsets.commit({tp: self._marked_pending(tp, b) for tp, b in ready.items()})
         result = await self._sink.flush([(tp.topic, tp.partition) for tp in ready])
@@ -195,6 +197,8 @@ class Checkpoint:
             await asyncio.sleep(pause / 1000)
         if result.commit:
             await self._commit_written(result)
+        if ready:
+            self._metrics.flush_seconds.observe(time.perf_counter() - started)
         for (topic, partition), error in result.failed.items():
             self._metrics.inc(self._metrics.errors, topic, partition)
             log.warning("write failed; will retry", extra={"error": str(error)})

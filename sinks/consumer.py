@@ -23,13 +23,13 @@ from pydantic import ValidationError
 from runtime.partitioning import rule_partition
 from runtime.settings import KafkaSettings
 from runtime.tasks import BackgroundTask, Lifecycle
-from runtime.telemetry import ComponentMetrics
 from schemas import topics
 from schemas.dead_letter import reason_for
 from schemas.entry import keyed_as_its_entry
 from sinks.base import BatchingSink, Source
 from sinks.checkpoint import Checkpoint
 from sinks.dead_letters import DeadLetters
+from sinks.metrics import SinkMetrics
 from sinks.settings import SinkSettings
 from sinks.workflows import WorkflowReplay
 
@@ -51,7 +51,7 @@ class SinkConsumer(Lifecycle):
         sink: BatchingSink,
         kafka: KafkaSettings,
         settings: SinkSettings,
-        metrics: ComponentMetrics,
+        metrics: SinkMetrics,
     ) -> None:
         self._sink = sink
         self._kafka = kafka

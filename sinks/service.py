@@ -24,9 +24,9 @@ from starlette.routing import Route
 from runtime.http import service_routes
 from runtime.kafka import ensure_topics
 from runtime.settings import ClickHouseSettings, HeadwaterSettings, KafkaSettings
-from runtime.telemetry import ComponentMetrics
 from sinks.clickhouse.sink import ClickHouseSink
 from sinks.consumer import SinkConsumer
+from sinks.metrics import SinkMetrics
 from sinks.settings import SinkSettings
 
 __all__ = ["create_service"]
@@ -42,9 +42,13 @@ def create_service(
     on_failure: Callable[[BaseException], None],
 ) -> Starlette:
     """The sink as an ASGI app; `on_failure` is called if the consumer loop dies."""
-    metrics = ComponentMetrics("sink")
+    metrics = SinkMetrics()
     sink = ClickHouseSink(
-        clickhouse, headwater.data_dir, settings.batch_max_rows, settings.batch_max_age_ms / 1000
+        clickhouse,
+        headwater.data_dir,
+        settings.batch_max_rows,
+        settings.batch_max_age_ms / 1000,
+        settings.writers,
     )
     consumer = SinkConsumer(sink, kafka, settings, metrics)
     serves_sql = clickhouse.embedded and _is_loopback(settings.host)

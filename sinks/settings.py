@@ -18,6 +18,12 @@ class SinkSettings(BaseSettings):
     batch_max_age_ms: int = Field(
         500, ge=10, description="Flush when a batch's oldest row waited this long."
     )
+    writers: int = Field(
+        4,
+        ge=1,
+        description="ClickHouse connections a flush writes its partitions' batches over at once "
+        "(the embedded engine takes one at a time).",
+    )
     retry_backoff_ms: int = Field(
         1000, ge=10, description="Wait before retrying a failed write (doubles, up to 30 s)."
     )

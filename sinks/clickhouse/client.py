@@ -1,8 +1,10 @@
-"""Reaching ClickHouse: a server over HTTP or the embedded engine, and the one thread that uses it.
+"""Reaching ClickHouse: a server over HTTP or the embedded engine, and the threads that use it.
 
 `connect` and `connect_to_migrate` are also what `headwater sql` and `headwater migrate` open; the
-sink keeps its client in a `ClientThread`, because both interfaces are synchronous and the embedded
-one must not be used from two threads at once.
+sink keeps its clients in a `ClientPool`, because both interfaces are synchronous: each client is
+used by one call at a time, on a worker thread. A server gets several, so that one flush writes
+its partitions' batches at once (each insert waits mostly on the server, which spreads them over
+its own threads); the embedded engine gets one, as it must not be used from two threads at once.
 """
 
 import asyncio
@@ -21,7 +23,7 @@ from runtime.settings import ClickHouseSettings
 from runtime.tasks import Lifecycle
 from sinks.errors import SinkWriteFailed
 
-__all__ = ["ClientThread", "connect", "connect_to_migrate", "require_engine", "shard_count"]
+__all__ = ["ClientPool", "connect", "connect_to_migrate", "require_engine", "shard_count"]
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -78,37 +80,61 @@ def shard_count(client: Client, cluster: str) -> int:
     return int(shards)
 
 
-class ClientThread(Lifecycle):
-    """A client for migrations and writes (`connect_to_migrate`), used from one worker thread
-    only, off the event loop."""
+class ClientPool(Lifecycle):
+    """Clients for migrations, writes and queries (the first from `connect_to_migrate`), each
+    used by one call at a time, off the event loop: `size` for a server, one for the embedded
+    engine."""
 
-    def __init__(self, settings: ClickHouseSettings, data_dir: Path) -> None:
+    def __init__(self, settings: ClickHouseSettings, data_dir: Path, size: int = 1) -> None:
         self._settings = settings
         self._data_dir = data_dir
-        self._thread: ThreadPoolExecutor | None = None
-        self._client: Client | None = None
+        self._size = 1 if settings.embedded else size
+        self._threads: ThreadPoolExecutor | None = None
+        self._clients: list[Client] = []
+        self._idle: asyncio.Queue[Client] | None = None
 
     async def start(self) -> None:
-        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
-        self._client = await self._run(connect_to_migrate, self._settings, self._data_dir)
+        self._threads = ThreadPoolExecutor(self._size, thread_name_prefix="clickhouse")
+        self._clients.append(await self._run(connect_to_migrate, self._settings, self._data_dir))
+        for _ in range(self._size - 1):
+            self._clients.append(await self._run(connect, self._settings, self._data_dir))
+        self._idle = asyncio.Queue()
+        for client in self._clients:
+            self._idle.put_nowait(client)
 
     async def stop(self) -> None:
-        if self._client is not None:
-            client, self._client = self._client, None
+        """Close the clients once no call uses them; then the threads. A call still waiting for
+        a client is told the sink is stopped."""
+        idle, self._idle = self._idle, None
+        clients, self._clients = self._clients, []
+        if idle is not None:
+            for _ in clients:
+                await idle.get()
+        for client in clients:
             await self._run(client.close)
-        if self._thread is not None:
-            thread, self._thread = self._thread, None
-            thread.shutdown(wait=True)
+        if idle is not None:
+            for client in clients:
+                idle.put_nowait(client)
+        if self._threads is not None:
+            threads, self._threads = self._threads, None
+            threads.shutdown(wait=True)
 
     async def call(
         self, fn: Callable[Concatenate[Client, P], T], *args: P.args, **kwargs: P.kwargs
     ) -> T:
-        """`fn(client, *args, **kwargs)` on the client's thread."""
-        if self._client is None:
+        """`fn(client, *args, **kwargs)` with the next idle client, on a worker thread."""
+        if self._idle is None:
             raise SinkWriteFailed("the ClickHouse sink is not started")
-        return await self._run(functools.partial(fn, self._client, *args, **kwargs))
+        idle = self._idle
+        client = await idle.get()
+        try:
+            if self._idle is not idle:
+                raise SinkWriteFailed("the ClickHouse sink is stopped")
+            return await self._run(functools.partial(fn, client, *args, **kwargs))
+        finally:
+            idle.put_nowait(client)
 
     async def _run(self, fn: Callable[..., T], *args: object) -> T:
-        if self._thread is None:
+        if self._threads is None:
             raise SinkWriteFailed("the ClickHouse sink is not started")
-        return await asyncio.get_running_loop().run_in_executor(self._thread, fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._threads, fn, *args)

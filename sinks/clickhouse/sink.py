@@ -12,7 +12,7 @@ from clickhouse_connect.driver.client import Client
 from runtime.settings import ClickHouseSettings
 from schemas import topics
 from sinks.base import Batch, BatchingSink, RejectedRow, Source
-from sinks.clickhouse.client import ClientThread, shard_count
+from sinks.clickhouse.client import ClientPool, shard_count
 from sinks.clickhouse.errors import DataRefused, write_errors
 from sinks.clickhouse.migrate import migrate
 from sinks.clickhouse.rows import (
@@ -92,11 +92,17 @@ class ClickHouseSink(BatchingSink):
     share a shard. Changing the shard count remaps partitions: stop the sinks first."""
 
     def __init__(
-        self, settings: ClickHouseSettings, data_dir: Path, max_rows: int, max_age_s: float
+        self,
+        settings: ClickHouseSettings,
+        data_dir: Path,
+        max_rows: int,
+        max_age_s: float,
+        writers: int = 1,
     ) -> None:
+        """`writers`: the connections a flush writes its partitions' batches over at once."""
         super().__init__(max_rows, max_age_s)
         self._settings = settings
-        self._clickhouse = ClientThread(settings, data_dir)
+        self._clickhouse = ClientPool(settings, data_dir, writers)
         self._shards = 1
 
     async def start(self) -> None:

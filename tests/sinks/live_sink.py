@@ -16,9 +16,9 @@ from aiokafka import AIOKafkaProducer
 
 from runtime.kafka import ensure_topics
 from runtime.settings import ClickHouseSettings, KafkaSettings
-from runtime.telemetry import ComponentMetrics
 from sinks.clickhouse.sink import ClickHouseSink
 from sinks.consumer import SINK_TOPICS, SinkConsumer
+from sinks.metrics import SinkMetrics
 from sinks.settings import SinkSettings
 from tests.kafka import commit_group_at_end
 from tests.sinks.clickhouse.stores import fresh_database
@@ -48,7 +48,7 @@ class Sink:
     async def running(self) -> AsyncIterator[ClickHouseSink]:
         """The sink's store and consumer, in process; stopping commits what was written."""
         async with ClickHouseSink(self.clickhouse, self.data_dir, 1000, 0.1) as store:
-            consumer = SinkConsumer(store, self.kafka, self.settings, ComponentMetrics("sink"))
+            consumer = SinkConsumer(store, self.kafka, self.settings, SinkMetrics())
             async with consumer:
                 yield store
 

@@ -3,6 +3,8 @@
 import asyncio
 from typing import Any
 
+import pytest
+
 from sinks.base import Batch, BatchingSink, RejectedRow, Source
 from sinks.errors import SinkWriteFailed
 from tests.factories import make_event
@@ -89,3 +91,37 @@ def test_refused_rows_are_returned_and_the_rest_committed() -> None:
 
 def test_a_batch_token_names_its_offset_range() -> None:
     assert Batch("t", 3, 10, 19).token == "t:3:10-19"
+
+
+class OverlapSink(RecordingSink):
+    """Each write waits until `width` writes are under way at once (a flush writing one batch
+    after another never gets there and times out); partition 2's write has a bug."""
+
+    def __init__(self, width: int) -> None:
+        super().__init__()
+        self.barrier = asyncio.Barrier(width)
+
+    async def write(self, batch: Batch) -> list[RejectedRow]:
+        await asyncio.wait_for(self.barrier.wait(), timeout=5)
+        if batch.partition == 2:
+            raise RuntimeError("a bug, not a failed write")
+        return await super().write(batch)
+
+
+def test_a_flush_writes_its_partitions_batches_at_once() -> None:
+    sink = OverlapSink(width=2)
+    add(sink, 0, 1)
+    add(sink, 1, 4)
+    result = asyncio.run(sink.flush())
+    assert result.commit == {("t", 0): 2, ("t", 1): 5}
+    assert sorted(b.partition for b in sink.written) == [0, 1]
+
+
+def test_a_bug_in_one_write_is_raised_once_the_others_are_written() -> None:
+    sink = OverlapSink(width=3)
+    for partition in (0, 1, 2):
+        add(sink, partition, 1)
+    with pytest.raises(RuntimeError, match="a bug"):
+        asyncio.run(sink.flush())
+    assert sorted(b.partition for b in sink.written) == [0, 1]
+    assert sink.pending() == []

@@ -8,12 +8,12 @@ from typing import Any
 import pytest
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
-from runtime.telemetry import ComponentMetrics
 from schemas.dead_letter import DeadLetterReason
 from schemas.topics import SOURCE_HEADER
 from sinks.base import Batch, BatchingSink, RejectedRow, Source
 from sinks.checkpoint import Checkpoint
 from sinks.errors import SinkWriteFailed
+from sinks.metrics import SinkMetrics
 from sinks.settings import SinkSettings
 
 P0, P1 = TopicPartition("t", 0), TopicPartition("t", 1)
@@ -95,12 +95,13 @@ class Harness:
         self.log: list[Any] = []
         self.store, self.offsets = Store(self.log), Offsets(self.log)
         self.dead_letters = DeadLetters(self.log)
+        self.metrics = SinkMetrics()
         self.checkpoint = Checkpoint(
             self.store,
             self.offsets,
             self.dead_letters,
             SinkSettings(retry_backoff_ms=10),
-            ComponentMetrics("sink"),
+            self.metrics,
         )
 
     async def feed(self, partition: int, *records: Record) -> int:
@@ -144,6 +145,20 @@ def test_the_range_is_named_then_written_then_last_plus_one_committed() -> None:
         ("commit", 0, 13, "headwater-source -"),
     ]
     assert h.checkpoint.healthy_store
+
+
+def flushes_timed(metrics: SinkMetrics) -> float:
+    return metrics.registry.get_sample_value("headwater_sink_flush_seconds_count") or 0.0
+
+
+def test_each_flush_that_writes_is_timed() -> None:
+    h = Harness()
+    run(h.checkpoint.flush())  # nothing batched: nothing written, nothing timed
+    assert flushes_timed(h.metrics) == 0
+    run(h.feed(0, *records(0, 1, 2)))
+    run(h.feed(1, *records(1, 5, 5)))
+    run(h.checkpoint.flush())
+    assert flushes_timed(h.metrics) == 1
 
 
 def test_refused_rows_are_dead_lettered_before_the_commit_that_passes_them() -> None:
