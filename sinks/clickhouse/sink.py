@@ -45,12 +45,15 @@ _COLUMNAR: dict[str, tuple[str, tuple[str, ...], Callable[[list[Any]], list[list
 def _dedup_settings(token: str) -> dict[str, Any]:
     """Each batch is one synchronous insert whose token makes its retry a no-op, views included.
     ClickHouse 26.x turns `async_insert` on by default: the server would then merge our batches
-    with other inserts in its own buffer, where a token no longer names one block."""
+    with other inserts in its own buffer, where a token no longer names one block. The views an
+    insert feeds run side by side: they are most of a small insert's time (docs/performance.md,
+    "Sink: a flush's inserts side by side")."""
     return {
         "insert_deduplication_token": token,
         "insert_deduplicate": 1,
         "deduplicate_blocks_in_dependent_materialized_views": 1,
         "async_insert": 0,
+        "parallel_view_processing": 1,
     }
 
 
