@@ -52,6 +52,8 @@ from bench.sinks.open_loop import Load
 
 __all__ = ["BENCHMARK", "Options", "arguments", "measure"]
 
+FRESHNESS_P99_TARGET_S = 1.0
+"""Issue 19's target for the whole pipeline at 1,000 events/s (the sink's own case has 2 s)."""
 WAIT_S = 120.0
 """How long after the freshness load its last rows may take to appear."""
 
@@ -107,7 +109,7 @@ def _freshness(bench: BenchEnvironment, pipeline: Pipeline, options: Options) ->
     progress(f"freshness: {options.freshness_seconds:.0f} s at {rate:,.0f} events/s")
     load = Load(pipeline.gateway_port, pipeline.token, prefix, rate, options.freshness_seconds)
     outcome = watch(bench, load, pipeline.pids, WAIT_S)
-    print_freshness(outcome)
+    print_freshness(outcome, FRESHNESS_P99_TARGET_S)
     figures = outcome.figures()
     return CaseResult(f"freshness at {rate:,.0f} events/s", figures, [figures["p50_s"]])
 

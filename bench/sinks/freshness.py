@@ -220,17 +220,19 @@ def freshness(
     return CaseResult(f"freshness at {rate:,.0f} req/s", figures, [figures["p50_s"]])
 
 
-def print_freshness(outcome: Outcome) -> None:
+def print_freshness(outcome: Outcome, target_p99_s: float = FRESHNESS_P99_TARGET_S) -> None:
+    """The freshness table, judged against `target_p99_s` (the sink's own case: 2 s; the whole
+    pipeline's: 1 s)."""
     load, marks, figures = outcome.load, outcome.marks, outcome.figures()
     failed = marks.answered.count(FAILED)
     not_sent = load.size - len(marks.answered_ok()) - failed
     missing = int(figures["rows_never_seen"])
-    verdict = "met" if figures["p99_s"] < FRESHNESS_P99_TARGET_S and not missing else "missed"
+    verdict = "met" if figures["p99_s"] < target_p99_s and not missing else "missed"
     if figures["achieved_per_s"] < 0.95 * load.rate:
         verdict += f" (at {figures['achieved_per_s']:,.0f}/s, not {load.rate:,.0f}/s)"
     print(
         "\n| freshness | asked req/s | 200s/s | non-200 | not sent | rows never seen "
-        "| p50 s | p99 s | max s | target p99 < 2 s |"
+        f"| p50 s | p99 s | max s | target p99 < {target_p99_s:g} s |"
     )
     print("|---|---|---|---|---|---|---|---|---|---|")
     print(
