@@ -1,10 +1,10 @@
 """The batching base every sink builds on: `add` rows, `flush` them, commit what was written.
 
 Rows are batched per (topic, partition), each with the record it came from. A flush writes the
-batches of the partitions it is given (all by default) at once and forgets them whatever happens; it
-returns the offsets to commit (`last + 1`) for the batches that were written, the rows the store
-refused (to be dead-lettered before that commit), and the partitions whose write failed, so the
-caller can rewind them and read them again.
+batches of the partitions it is given (all by default) at once and forgets them whatever
+happens; it returns the offsets to commit (`last + 1`) for the batches that were written, the
+rows the store refused (to be dead-lettered before that commit), and the partitions whose write
+failed, so the caller can rewind them and read them again.
 """
 
 import asyncio
