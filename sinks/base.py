@@ -133,7 +133,8 @@ class BatchingSink(ABC, Lifecycle):
         keys = [key for key in self._batches if only is None or key in only]
         batches = [self._batches[key] for key in keys]
         try:
-            outcomes = await asyncio.gather(*map(self._write, batches), return_exceptions=True)
+            writes = (_write_unless_empty(self, batch) for batch in batches)
+            outcomes = await asyncio.gather(*writes, return_exceptions=True)
         finally:
             for topic, partition in keys:
                 self.discard(topic, partition)
@@ -150,5 +151,8 @@ class BatchingSink(ABC, Lifecycle):
                     result.rejected[key] = outcome
         return result
 
-    async def _write(self, batch: Batch) -> list[RejectedRow]:
-        return await self.write(batch) if batch.rows else []
+
+async def _write_unless_empty(sink: BatchingSink, batch: Batch) -> list[RejectedRow]:
+    """`sink.write(batch)`, or nothing refused for a batch of skipped records only. A function
+    rather than a method, so no sink's own helper of the same name can stand in for `write`."""
+    return await sink.write(batch) if batch.rows else []

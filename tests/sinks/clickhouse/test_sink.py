@@ -57,6 +57,18 @@ def test_a_batch_lands_and_answers_queries(tmp_path: Path) -> None:
     assert table.splitlines()[0].lstrip().startswith("┌─event_id")
 
 
+def test_a_flush_commits_a_partition_of_skipped_records_beside_one_that_is_written(
+    tmp_path: Path,
+) -> None:
+    async def run() -> dict[tuple[str, int], int]:
+        async with sink_on(embedded(), tmp_path) as sink:
+            add(sink, 4)
+            sink.skip(topics.EVENTS, 1, 7)  # e.g. a repeat: no row, still committed
+            return (await sink.flush()).commit
+
+    assert asyncio.run(run()) == {(topics.EVENTS, 0): 5, (topics.EVENTS, 1): 8}
+
+
 def test_the_same_offset_range_written_twice_is_stored_once(tmp_path: Path) -> None:
     async def run() -> list[str]:
         async with sink_on(embedded(), tmp_path) as sink:
