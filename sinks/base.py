@@ -1,25 +1,27 @@
 """The batching base every sink builds on: `add` rows, `flush` them, commit what was written.
 
-Rows are batched per (topic, partition), each with the record it came from. A flush writes the
-batches of the partitions it is given (all by default) at once and forgets them whatever
-happens; it returns the offsets to commit (`last + 1`) for the batches that were written, the
-rows the store refused (to be dead-lettered before that commit), and the partitions whose write
-failed, so the caller can rewind them and read them again.
+Rows are batched per (topic, partition), each with the record it came from. A flush writes its
+*units* at once, each a partition's batch alone or a group of batches the sink writes as one
+insert (`group_key`), and forgets them whatever happens; it returns the offsets to commit
+(`last + 1`) for the batches that were written, the rows the store refused (to be dead-lettered
+before that commit), and the partitions whose write failed (all of a group's together), so the
+caller can rewind them and read them again.
 """
 
 import asyncio
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Collection
+from collections.abc import Collection, Hashable
 from dataclasses import dataclass, field
 from typing import Any
 
 from runtime.tasks import Lifecycle
 from sinks.errors import SinkWriteFailed
 
-__all__ = ["Batch", "BatchingSink", "FlushResult", "RejectedRow", "Source"]
+__all__ = ["Batch", "BatchingSink", "FlushResult", "RejectedRow", "Source", "group_token"]
 
 TopicPartition = tuple[str, int]
+Unit = list[TopicPartition]  # batches written as one insert: one partition's, or a group's
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +54,13 @@ class Batch:
         """Names this exact offset range: the same range re-read after a crash gets the same
         token, which is what lets the store drop the repeated insert."""
         return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
+
+
+def group_token(topic: str, ranges: list[tuple[int, int, int]]) -> str:
+    """Names the exact offset ranges (partition, first, last) of a group written as one insert:
+    rebuilt from the same ranges after a crash, by whichever sink, it is the same token."""
+    spans = ",".join(f"{partition}:{first}-{last}" for partition, first, last in sorted(ranges))
+    return f"{topic}:{spans}"
 
 
 @dataclass(frozen=True)
@@ -90,6 +99,17 @@ class BatchingSink(ABC, Lifecycle):
         """Write one partition's batch and return the rows the store refused (the others are
         written), or raise SinkWriteFailed when nothing could be written."""
 
+    def group_key(self, batch: Batch) -> Hashable | None:
+        """Batches of one topic with the same key are written together by `write_group`; None
+        (the default): each batch is its own insert."""
+        return None
+
+    async def write_group(self, batches: list[Batch], token: str) -> list[list[RejectedRow]]:
+        """Write the batches as one insert named `token` and return each batch's refused rows;
+        raise SinkWriteFailed when the group could not be written. Only for batches that
+        `group_key` put together."""
+        raise NotImplementedError(f"{type(self).__name__} groups no batches")
+
     def add(self, row: Any, topic: str, partition: int, source: Source) -> None:
         batch = self._batch(topic, partition, source.offset)
         batch.rows.append(row)
@@ -127,32 +147,54 @@ class BatchingSink(ABC, Lifecycle):
         oldest = min(batch.opened_at for batch in self._batches.values())
         return max(0.0, self._max_age_s - (time.monotonic() - oldest))
 
-    async def flush(self, only: Collection[TopicPartition] | None = None) -> FlushResult:
-        """Write the batches of `only` these partitions (default: every batch), all at once:
-        each is its own insert, and a flush takes as long as its slowest one."""
-        keys = [key for key in self._batches if only is None or key in only]
-        batches = [self._batches[key] for key in keys]
+    def plan(self, only: Collection[TopicPartition] | None = None) -> list[Unit]:
+        """The units a flush of `only` these partitions (default: every batch) writes: batches
+        with rows and the same `group_key` together, every other batch alone."""
+        units: list[Unit] = []
+        groups: dict[tuple[str, Hashable], Unit] = {}
+        for key, batch in self._batches.items():
+            if only is not None and key not in only:
+                continue
+            group = self.group_key(batch) if batch.rows else None
+            if group is None:
+                units.append([key])
+            else:
+                groups.setdefault((batch.topic, group), []).append(key)
+        return units + [sorted(unit) for unit in groups.values()]
+
+    async def flush(self, units: list[Unit] | None = None) -> FlushResult:
+        """Write the units (default: `plan()`), all at once, and forget their batches: a flush
+        takes as long as its slowest unit."""
+        planned = self.plan() if units is None else units
+        units = [kept for unit in planned if (kept := [k for k in unit if k in self._batches])]
+        batches = [[self._batches[key] for key in unit] for unit in units]
         try:
-            writes = (_write_unless_empty(self, batch) for batch in batches)
+            writes = (_write_unit(self, unit) for unit in batches)
             outcomes = await asyncio.gather(*writes, return_exceptions=True)
         finally:
-            for topic, partition in keys:
-                self.discard(topic, partition)
+            for unit in units:
+                for topic, partition in unit:
+                    self.discard(topic, partition)
         result = FlushResult({}, {}, {}, {})
-        for key, batch, outcome in zip(keys, batches, outcomes, strict=True):
+        for unit, unit_batches, outcome in zip(units, batches, outcomes, strict=True):
             if isinstance(outcome, SinkWriteFailed):
-                result.failed[key] = outcome
+                result.failed.update(dict.fromkeys(unit, outcome))
             elif isinstance(outcome, BaseException):
                 raise outcome
             else:
-                result.commit[key] = batch.last_offset + 1
-                result.written[key] = len(batch.rows) - len(outcome)
-                if outcome:
-                    result.rejected[key] = outcome
+                for key, batch, refused in zip(unit, unit_batches, outcome, strict=True):
+                    result.commit[key] = batch.last_offset + 1
+                    result.written[key] = len(batch.rows) - len(refused)
+                    if refused:
+                        result.rejected[key] = refused
         return result
 
 
-async def _write_unless_empty(sink: BatchingSink, batch: Batch) -> list[RejectedRow]:
-    """`sink.write(batch)`, or nothing refused for a batch of skipped records only. A function
-    rather than a method, so no sink's own helper of the same name can stand in for `write`."""
-    return await sink.write(batch) if batch.rows else []
+async def _write_unit(sink: BatchingSink, batches: list[Batch]) -> list[list[RejectedRow]]:
+    """Each batch's refused rows: a group as one `write_group`, a batch alone through `write`
+    (nothing refused for a batch of skipped records only). A function rather than a method, so
+    no sink's own helper of the same name can stand in for `write`."""
+    if len(batches) > 1:
+        ranges = [(b.partition, b.first_offset, b.last_offset) for b in batches]
+        return await sink.write_group(batches, group_token(batches[0].topic, ranges))
+    return [await sink.write(batches[0]) if batches[0].rows else []]

@@ -97,7 +97,12 @@ class SinkConsumer(Lifecycle):
             rebalance_timeout_ms=self._kafka.rebalance_timeout_ms,
         )
         self._checkpoint = Checkpoint(
-            self._sink, self._consumer, self._dead_letters, self._settings, self._metrics
+            self._sink,
+            self._consumer,
+            self._dead_letters,
+            self._settings,
+            self._metrics,
+            self._rebuild,
         )
         self._consumer.subscribe(list(SINK_TOPICS), listener=_Rebalance(self))
         await self._consumer.start()
@@ -161,6 +166,26 @@ class SinkConsumer(Lifecycle):
             self._sink.skip(message.topic, message.partition, message.offset)
             return
         self._sink.add(row, message.topic, message.partition, source)
+
+    async def _rebuild(self, tp: TopicPartition, first: int, last: int) -> None:
+        """Add the records `first`..`last` of any partition, read by offset outside the group
+        (to write a pending group again: `sinks/checkpoint.py`)."""
+        reader = AIOKafkaConsumer(
+            bootstrap_servers=self._kafka.bootstrap_servers,
+            enable_auto_commit=False,
+            isolation_level="read_committed",
+        )
+        await reader.start()
+        try:
+            reader.assign([tp])
+            reader.seek(tp, first)
+            while await reader.position(tp) <= last:
+                fetched = await reader.getmany(tp, timeout_ms=1000)
+                for record in fetched.get(tp, []):
+                    if record.offset <= last:
+                        await self._add(record)
+        finally:
+            await reader.stop()
 
     def _moved_by_the_processors(self, message: ConsumerRecord[bytes, bytes]) -> bool:
         """An entries record off its key's rule partition, or keyed otherwise than its entry."""

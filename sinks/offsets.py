@@ -12,7 +12,10 @@ The marks travel in the offset commit's metadata, so a sink restarted or handed 
 starts from the marks that belong to its committed offset:
 - `headwater-source <marks>` after a write: the marks as of the committed offset;
 - `headwater-pending <first> <last> <marks>` before a write: the range being written and the marks
-  as of its start, so a range re-read after a crash is filtered and cut exactly as before.
+  as of its start, so a range re-read after a crash is filtered and cut exactly as before;
+- `headwater-pending <first> <last> <marks> <group>` before a write of several partitions' ranges
+  as one insert: every range of the group with its marks (`<partition>=<first>-<last>=<marks>`,
+  `;` between them), so whichever sink finds any of them pending can rebuild the whole insert.
 """
 
 from collections.abc import Sequence
@@ -20,7 +23,7 @@ from dataclasses import dataclass, field
 
 from schemas.topics import SOURCE_HEADER
 
-__all__ = ["CommitMetadata", "Marks", "source_of"]
+__all__ = ["CommitMetadata", "GroupMember", "Marks", "source_of"]
 
 _COMMITTED = "headwater-source"
 _PENDING = "headwater-pending"
@@ -39,16 +42,40 @@ def source_of(headers: Sequence[tuple[str, bytes]]) -> tuple[int, int]:
 
 
 @dataclass(frozen=True)
+class GroupMember:
+    """One partition's range in a group of ranges written as one insert, with the marks as of
+    its start."""
+
+    partition: int
+    first: int
+    last: int
+    marks: Marks
+
+    def encode(self) -> str:
+        return f"{self.partition}={self.first}-{self.last}={_encode_marks(self.marks)}"
+
+    @classmethod
+    def parse(cls, text: str) -> "GroupMember":
+        partition, span, marks = text.split("=")
+        first, last = span.split("-")
+        return cls(int(partition), int(first), int(last), _parse_marks(marks))
+
+
+@dataclass(frozen=True)
 class CommitMetadata:
     marks: Marks = field(default_factory=dict)
     pending: tuple[int, int] | None = None  # first and last offset of a range being written
+    group: tuple[GroupMember, ...] = ()  # the ranges written as one insert with it, itself too
 
     def encode(self) -> str:
-        marks = ",".join(f"{p}:{o}" for p, o in sorted(self.marks.items())) or _NO_MARKS
+        marks = _encode_marks(self.marks)
         if self.pending is None:
             return f"{_COMMITTED} {marks}"
         first, last = self.pending
-        return f"{_PENDING} {first} {last} {marks}"
+        pending = f"{_PENDING} {first} {last} {marks}"
+        if not self.group:
+            return pending
+        return f"{pending} {';'.join(member.encode() for member in self.group)}"
 
     @classmethod
     def parse(cls, text: str | None) -> "CommitMetadata":
@@ -57,11 +84,17 @@ class CommitMetadata:
         try:
             if len(words) == 2 and words[0] == _COMMITTED:
                 return cls(_parse_marks(words[1]))
-            if len(words) == 4 and words[0] == _PENDING:
-                return cls(_parse_marks(words[3]), (int(words[1]), int(words[2])))
+            if len(words) in (4, 5) and words[0] == _PENDING:
+                group = words[4].split(";") if len(words) == 5 else []
+                members = tuple(GroupMember.parse(member) for member in group)
+                return cls(_parse_marks(words[3]), (int(words[1]), int(words[2])), members)
         except ValueError:
             pass
         return cls()
+
+
+def _encode_marks(marks: Marks) -> str:
+    return ",".join(f"{p}:{o}" for p, o in sorted(marks.items())) or _NO_MARKS
 
 
 def _parse_marks(text: str) -> Marks:

@@ -1,9 +1,10 @@
-"""The ClickHouse sink: each partition's batch as one deduplicated insert, refused rows isolated.
+"""The ClickHouse sink: one deduplicated insert per flush for the events of all partitions (per
+shard on a cluster), one per partition's batch for the other topics; refused rows isolated.
 
 See the package's docstring for the wire format; `errors.py` decides what a failed write means.
 """
 
-from collections.abc import Callable
+from collections.abc import Callable, Hashable
 from pathlib import Path
 from typing import Any
 
@@ -127,6 +128,27 @@ class ClickHouseSink(BatchingSink):
         except DataRefused as refused:
             # refused outside the row-by-row isolation of events: dead-letter, do not retry forever
             return [RejectedRow(source, refused.reason) for source in batch.sources]
+
+    def group_key(self, batch: Batch) -> Hashable | None:
+        """The events of all partitions bound for one shard go in one insert: an insert costs
+        ClickHouse about the same whatever its size, most of it its materialized views
+        (docs/performance.md, "Sink: one insert per flush")."""
+        return batch.partition % self._shards if batch.topic == topics.EVENTS else None
+
+    async def write_group(self, batches: list[Batch], token: str) -> list[list[RejectedRow]]:
+        """Events batches of several partitions as one insert named `token`; if ClickHouse
+        refuses its data, each batch is written alone, isolating the refused rows (the same
+        split whoever writes the group again)."""
+        lines = [line for batch in batches for line in batch.rows]
+        settings = self._write_settings(batches[0].partition, token)
+        try:
+            with write_errors(token):
+                await self._clickhouse.call(
+                    _insert_json, self._table("events"), b"\n".join(lines), settings
+                )
+            return [[] for _ in batches]
+        except DataRefused:
+            return [await self.write(batch) for batch in batches]
 
     async def _write(self, batch: Batch) -> list[RejectedRow]:
         columnar = _COLUMNAR.get(batch.topic)

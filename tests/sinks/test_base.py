@@ -1,6 +1,7 @@
 """The batching base: flush by size or age, commit `last + 1`, failures not committed."""
 
 import asyncio
+from collections.abc import Hashable
 from typing import Any
 
 import pytest
@@ -30,6 +31,23 @@ class RecordingSink(BatchingSink):
             for s, r in zip(batch.sources, batch.rows, strict=True)
             if r.name == "bad"
         ]
+
+
+class GroupingSink(RecordingSink):
+    """Writes the batches of even partitions as one group, of odd ones alone."""
+
+    def __init__(self) -> None:
+        super().__init__(max_rows=1000)
+        self.groups: list[tuple[str, list[int]]] = []
+
+    def group_key(self, batch: Batch) -> Hashable | None:
+        return "even" if batch.partition % 2 == 0 else None
+
+    async def write_group(self, batches: list[Batch], token: str) -> list[list[RejectedRow]]:
+        if self.broken:
+            raise SinkWriteFailed(f"{token} not written")
+        self.groups.append((token, [batch.partition for batch in batches]))
+        return [[RejectedRow(batch.sources[0], "refused")] for batch in batches]
 
 
 def add(sink: BatchingSink, partition: int, offset: int, **fields: object) -> None:
@@ -124,4 +142,29 @@ def test_a_bug_in_one_write_is_raised_once_the_others_are_written() -> None:
     with pytest.raises(RuntimeError, match="a bug"):
         asyncio.run(sink.flush())
     assert sorted(b.partition for b in sink.written) == [0, 1]
+    assert sink.pending() == []
+
+
+def test_batches_with_rows_and_one_group_key_are_written_as_one_named_group() -> None:
+    sink = GroupingSink()
+    for partition, offset in ((0, 10), (0, 11), (1, 20), (2, 30), (4, 40)):
+        add(sink, partition, offset)
+    sink.skip("t", 6, 60)  # skipped records only: nothing to write, committed alone
+    assert sink.plan() == [[("t", 1)], [("t", 6)], [("t", 0), ("t", 2), ("t", 4)]]
+    result = asyncio.run(sink.flush())
+    assert sink.groups == [("t:0:10-11,2:30-30,4:40-40", [0, 2, 4])]
+    assert [b.partition for b in sink.written] == [1]
+    assert result.commit == {("t", 0): 12, ("t", 1): 21, ("t", 2): 31, ("t", 4): 41, ("t", 6): 61}
+    assert result.written == {("t", 0): 1, ("t", 1): 1, ("t", 2): 0, ("t", 4): 0, ("t", 6): 0}
+    assert set(result.rejected) == {("t", 0), ("t", 2), ("t", 4)}
+
+
+def test_a_group_that_fails_fails_for_every_partition_in_it() -> None:
+    sink = GroupingSink()
+    add(sink, 0, 10)
+    add(sink, 2, 30)
+    sink.broken = True
+    result = asyncio.run(sink.flush())
+    assert set(result.failed) == {("t", 0), ("t", 2)}
+    assert result.commit == {}
     assert sink.pending() == []
