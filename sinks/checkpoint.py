@@ -14,12 +14,8 @@ Exactly once in effect, with explicit offsets:
   meanwhile.
 - Records the processors repeated after a crash are skipped by the raw offset they name
   (`sinks/offsets.py`), with the marks committed alongside the offsets.
-- Where the sink writes several partitions' batches as one insert (a *group*, `BatchingSink.
-  group_key`), each partition's pending commit names every range of the group with its marks,
-  and the insert's token names them all. Whoever finds any of them pending (after a crash, a
-  rebalance that split the group between sinks, or a failed write) rebuilds the whole group,
-  reading each range from Kafka by offset (`rebuild`), and writes it under the same token:
-  the first of those writes to land carries every row, and the others are dropped as repeats.
+- Several partitions' batches written as one insert (a group) are pending, failed and written
+  again as a whole, by whoever owns any of them (`sinks/groups.py`).
 
 The consumer (`sinks/consumer.py`) polls and hands records over; the checkpoint decides what is
 written when, and talks to Kafka only through the consumer's offset calls (`Offsets`).
@@ -29,15 +25,15 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
 
 from aiokafka.structs import OffsetAndMetadata, TopicPartition
 
 from schemas.dead_letter import DeadLetterReason
-from sinks.base import Batch, BatchingSink, FlushResult, Source, Unit, group_token
+from sinks.base import BatchingSink, FlushResult, Source
+from sinks.groups import PendingGroup, Rebuild, plan_flush, rebuild_group
 from sinks.metrics import SinkMetrics
-from sinks.offsets import CommitMetadata, GroupMember, Marks, source_of
+from sinks.offsets import CommitMetadata, Marks, source_of
 from sinks.settings import SinkSettings
 
 __all__ = ["Checkpoint", "DeadLetterSender", "Offsets"]
@@ -45,11 +41,6 @@ __all__ = ["Checkpoint", "DeadLetterSender", "Offsets"]
 log = logging.getLogger(__name__)
 
 _MAX_BACKOFF_S = 30.0
-# Kafka keeps at most offset.metadata.max.bytes (4,096 by default) of a commit's metadata: a
-# group whose ranges and marks would not fit is written partition by partition instead.
-_MAX_METADATA_CHARS = 3000
-
-Rebuild = Callable[[TopicPartition, int, int], Awaitable[None]]
 
 
 class Offsets(Protocol):
@@ -80,23 +71,6 @@ class _Positioned(Protocol):
 R = TypeVar("R", bound=_Positioned)
 
 
-@dataclass
-class _Group:
-    """A group of ranges written as one insert, left pending: it is written again, exactly,
-    before the partitions of it this sink owns (`owned`) are read any further."""
-
-    topic: str
-    members: tuple[GroupMember, ...]
-    owned: set[TopicPartition] = field(default_factory=set)
-
-    @property
-    def token(self) -> str:
-        return group_token(self.topic, [(m.partition, m.first, m.last) for m in self.members])
-
-    def partition(self, member: GroupMember) -> TopicPartition:
-        return TopicPartition(self.topic, member.partition)
-
-
 class Checkpoint:
     """Flush the sink, acknowledge its dead letters, commit `last + 1`; rewind what failed."""
 
@@ -123,7 +97,7 @@ class Checkpoint:
         self._backoff_s = settings.retry_backoff_ms / 1000
         self._replays: dict[TopicPartition, int] = {}  # partition -> last offset of the range
         self._replay_complete = False  # a range being written again has all its records
-        self._groups: dict[str, _Group] = {}  # token -> a group to write again
+        self._groups: dict[str, PendingGroup] = {}  # token -> a group to write again
         self._marks: dict[TopicPartition, Marks] = {}  # as of the records added so far
         self._committed_marks: dict[TopicPartition, Marks] = {}  # as of the committed offset
         self.healthy_store = True
@@ -142,7 +116,7 @@ class Checkpoint:
             if metadata.pending is None or metadata.pending[0] != meta.offset:
                 continue
             if metadata.group:
-                group = _Group(tp.topic, metadata.group)
+                group = PendingGroup(tp.topic, metadata.group)
                 self._groups.setdefault(group.token, group).owned.add(tp)
             else:
                 self._replays[tp] = metadata.pending[1]
@@ -188,9 +162,8 @@ class Checkpoint:
     def flush_due(self) -> bool:
         """A range being written again is complete, a group is to be written again, or the sink
         is due and no range is being read again."""
-        return (
-            self._replay_complete or bool(self._groups) or (self._sink.due() and not self._replays)
-        )
+        due = self._sink.due() and not self._replays
+        return self._replay_complete or bool(self._groups) or due
 
     async def flush(self) -> None:
         """Write and commit, then the groups to be written again; on a failed write, rewind
@@ -230,7 +203,7 @@ class Checkpoint:
                     group.owned.discard(tp)
             self._groups = {token: g for token, g in self._groups.items() if g.owned}
 
-    async def _write_and_commit(self) -> tuple[dict[TopicPartition, int], list[_Group]]:
+    async def _write_and_commit(self) -> tuple[dict[TopicPartition, int], list[PendingGroup]]:
         """Mark the ranges pending, flush the sink, dead-letter refused rows, commit what was
         written; return the last offset of each partition's range it could not write, and the
         groups it could not write.
@@ -241,13 +214,12 @@ class Checkpoint:
             for batch in self._sink.pending()
             if (tp := TopicPartition(batch.topic, batch.partition)) not in self._replays
         }
-        units, groups = self._units(ready)
+        marks = {tp: dict(self._committed_marks.get(tp, {})) for tp in ready}
+        plan = plan_flush(self._sink, ready, marks)
         started = time.perf_counter()
         if ready:
-            await self._offsets.commit(
-                {tp: self._marked_pending(tp, b, groups.get(tp)) for tp, b in ready.items()}
-            )
-        result = await self._sink.flush(units)
+            await self._offsets.commit(plan.pending)
+        result = await self._sink.flush(plan.units)
         await self._dead_letter_refused(result)
         if pause := self._settings.fault_pause_before_commit_ms:
             await asyncio.sleep(pause / 1000)
@@ -260,94 +232,42 @@ class Checkpoint:
             log.warning("write failed; will retry", extra={"error": str(error)})
         self.healthy_store = not result.failed
         failed = [TopicPartition(t, p) for t, p in result.failed]
-        failed_groups = {groups[tp].token: groups[tp] for tp in failed if tp in groups}
-        singles = {tp: ready[tp].last_offset for tp in failed if tp not in groups}
-        return singles, list(failed_groups.values())
-
-    def _units(
-        self, ready: dict[TopicPartition, Batch]
-    ) -> tuple[list[Unit], dict[TopicPartition, _Group]]:
-        """The sink's plan for these batches, and the group each grouped partition is in; a
-        group too large to name in a commit's metadata is split into its partitions."""
-        units: list[Unit] = []
-        groups: dict[TopicPartition, _Group] = {}
-        for unit in self._sink.plan([(tp.topic, tp.partition) for tp in ready]):
-            if len(unit) == 1:
-                units.append(unit)
-                continue
-            tps = [TopicPartition(topic, partition) for topic, partition in unit]
-            group = _Group(tps[0].topic, tuple(self._member(tp, ready[tp]) for tp in tps), set(tps))
-            if len(CommitMetadata({}, (0, 0), group.members).encode()) > _MAX_METADATA_CHARS:
-                units.extend([key] for key in unit)
-                continue
-            units.append(unit)
-            groups.update(dict.fromkeys(tps, group))
-        return units, groups
-
-    def _member(self, tp: TopicPartition, batch: Batch) -> GroupMember:
-        marks = dict(self._committed_marks.get(tp, {}))
-        return GroupMember(tp.partition, batch.first_offset, batch.last_offset, marks)
-
-    def _marked_pending(
-        self, tp: TopicPartition, batch: Batch, group: _Group | None
-    ) -> OffsetAndMetadata:
-        """The commit that leaves the offset where it is and names the range about to be
-        written (and the other ranges of its group), for whoever finds it after a crash."""
-        span = (batch.first_offset, batch.last_offset)
-        members = group.members if group is not None else ()
-        metadata = CommitMetadata(self._committed_marks.get(tp, {}), span, members)
-        return OffsetAndMetadata(batch.first_offset, metadata.encode())
+        singles = {tp: ready[tp].last_offset for tp in failed if tp not in plan.groups}
+        return singles, plan.failed_groups(failed)
 
     async def _write_groups(self) -> bool:
         """Write again each group left pending; True once all are written. A group one of whose
         partitions is still reading a range of its own to write again waits for it."""
         for token, group in list(self._groups.items()):
-            if any(group.partition(member) in self._replays for member in group.members):
+            if any(tp in self._replays for tp in group.partitions):
                 return False
             if not await self._write_group(group):
                 return False
             del self._groups[token]
         return True
 
-    async def _write_group(self, group: _Group) -> bool:
-        """Rebuild the group from Kafka, range by range with the marks as of its start, write it
-        as one insert under its token, and move the partitions of it this sink owns past it.
-        A partition of the group that this sink reads on its own (its range was written and
-        committed) keeps its marks."""
+    async def _write_group(self, group: PendingGroup) -> bool:
+        """Rebuild the group from Kafka, write it as one insert under its token, and move the
+        partitions of it this sink owns past it."""
         log.warning("writing a pending group again", extra={"token": group.token})
-        others = [
-            group.partition(m) for m in group.members if group.partition(m) not in group.owned
-        ]
-        kept = {tp: self._marks.pop(tp) for tp in others if tp in self._marks}
-        for member in group.members:
-            self._marks[group.partition(member)] = dict(member.marks)
-            await self._rebuild(group.partition(member), member.first, member.last)
-        rebuilt = {(b.partition, b.first_offset, b.last_offset) for b in self._sink.pending()}
-        if not {(m.partition, m.first, m.last) for m in group.members} <= rebuilt:
-            raise RuntimeError(f"the ranges of {group.token} could not all be read again")
-        result = await self._sink.flush([[(group.topic, m.partition) for m in group.members]])
+        await rebuild_group(group, self._sink, self._marks, self._rebuild)
+        result = await self._sink.flush([group.unit])
         await self._dead_letter_refused(result)
-        for tp in others:
-            self._marks.pop(tp, None)
-        self._marks.update(kept)
         if result.failed:
-            for tp in sorted(group.owned):
-                self._marks[tp] = dict(self._committed_marks.get(tp, {}))
+            self._marks |= {tp: dict(self._committed_marks.get(tp, {})) for tp in group.owned}
             self.healthy_store = False
             return False
         await self._commit_written(result, only=group.owned)
-        for member in group.members:
-            if group.partition(member) in group.owned:
-                self._offsets.seek(group.partition(member), member.last + 1)
+        for member, tp in zip(group.members, group.partitions, strict=True):
+            if tp in group.owned:
+                self._offsets.seek(tp, member.last + 1)
         return True
 
     async def _dead_letter_refused(self, result: FlushResult) -> None:
         for (topic, partition), rows in result.rejected.items():
             for row in rows:
-                log.warning(
-                    "row refused by the store",
-                    extra={"offset": row.source.offset, "why": row.reason},
-                )
+                extra = {"offset": row.source.offset, "why": row.reason}
+                log.warning("row refused by the store", extra=extra)
                 await self._dead_letters.send(
                     topic, partition, row.source, "rejected_by_store", row.reason
                 )
@@ -358,8 +278,7 @@ class Checkpoint:
         """Commit `last + 1` with the marks as of it (of `only` these partitions: the others of a
         group are another sink's), and count the rows written."""
         done = {TopicPartition(t, p): o for (t, p), o in result.commit.items()}
-        if only is not None:
-            done = {tp: offset for tp, offset in done.items() if tp in only}
+        done = {tp: offset for tp, offset in done.items() if only is None or tp in only}
         await self._offsets.commit(
             {
                 tp: OffsetAndMetadata(offset, CommitMetadata(self._marks.get(tp, {})).encode())
