@@ -3,6 +3,7 @@ two members of the sink's consumer group, against real Kafka and a real ClickHou
 each event is stored exactly once, counted without FINAL and in the roll-ups."""
 
 import asyncio
+import subprocess
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -103,10 +104,9 @@ def test_a_pending_group_split_between_two_members_is_written_whole_and_once(
         )
         await other.start()
         polling = asyncio.create_task(poll_forever(other))
-        sink = None
         try:
             await wait_for(lambda: bool(other.assignment()), "the other member joined")
-            sink, _ = start_sink(tmp_path, env, "sink")
+            sinks.append(start_sink(tmp_path, env, "sink")[0])
             # round robin deals consecutive partitions of a topic to different members
             pair = {TopicPartition(topics.EVENTS, p) for p in (0, 1)}
             await wait_for(lambda: len(other.assignment() & pair) == 1, "the group split")
@@ -116,19 +116,20 @@ def test_a_pending_group_split_between_two_members_is_written_whole_and_once(
         finally:
             polling.cancel()
             await other.stop()
-        try:
-            await asyncio.to_thread(
-                eventually,
-                lambda: committed_everything(kafka_bootstrap, group),
-                timeout=60,
-                what="caught up",
-            )
-            assert counts(clickhouse_url, database, project) == (total, total)
-        finally:
-            if sink is not None:
-                stop(sink)
+        await asyncio.to_thread(
+            eventually,
+            lambda: committed_everything(kafka_bootstrap, group),
+            timeout=60,
+            what="caught up",
+        )
+        assert counts(clickhouse_url, database, project) == (total, total)
 
-    asyncio.run(scenario())
+    sinks: list[subprocess.Popen[bytes]] = []
+    try:
+        asyncio.run(scenario())
+    finally:
+        for sink in sinks:
+            stop(sink)
 
 
 async def poll_forever(consumer: AIOKafkaConsumer) -> None:
