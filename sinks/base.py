@@ -82,6 +82,7 @@ class BatchingSink(ABC, Lifecycle):
         self._max_age_s = max_age_s
         self._batches: dict[TopicPartition, Batch] = {}
         self._rows = 0
+        self._flush_began = time.monotonic()
 
     async def start(self) -> None:
         """Open clients; called once before the first `add`."""
@@ -110,15 +111,19 @@ class BatchingSink(ABC, Lifecycle):
         `group_key` put together."""
         raise NotImplementedError(f"{type(self).__name__} groups no batches")
 
-    def add(self, row: Any, topic: str, partition: int, source: Source) -> None:
-        batch = self._batch(topic, partition, source.offset)
+    def add(
+        self, row: Any, topic: str, partition: int, source: Source, entered_ms: int | None = None
+    ) -> None:
+        """`entered_ms`: when the record entered Kafka (its timestamp), where the batch's age
+        starts (`_opened_at`)."""
+        batch = self._batch(topic, partition, source.offset, entered_ms)
         batch.rows.append(row)
         batch.sources.append(source)
         self._rows += 1
 
-    def skip(self, topic: str, partition: int, offset: int) -> None:
+    def skip(self, topic: str, partition: int, offset: int, entered_ms: int | None = None) -> None:
         """Count a record handled without a row (e.g. dead-lettered) toward the next commit."""
-        self._batch(topic, partition, offset)
+        self._batch(topic, partition, offset, entered_ms)
 
     def discard(self, topic: str, partition: int) -> None:
         """Forget a partition's batch unwritten: its records are read again from the commit."""
@@ -126,12 +131,26 @@ class BatchingSink(ABC, Lifecycle):
         if batch is not None:
             self._rows -= len(batch.rows)
 
-    def _batch(self, topic: str, partition: int, offset: int) -> Batch:
+    def _batch(self, topic: str, partition: int, offset: int, entered_ms: int | None) -> Batch:
         batch = self._batches.get((topic, partition))
         if batch is None:
-            batch = self._batches[topic, partition] = Batch(topic, partition, offset)
+            opened_at = self._opened_at(entered_ms)
+            batch = self._batches[topic, partition] = Batch(
+                topic, partition, offset, opened_at=opened_at
+            )
         batch.last_offset = offset
         return batch
+
+    def _opened_at(self, entered_ms: int | None) -> float:
+        """Where a batch's age starts: when its first record entered Kafka, so rows that arrived
+        while the last flush ran do not wait that flush's time on top of their age; but not
+        before the last flush began, so a sink catching up still fills batches for the full age
+        (and a clock behind or ahead of the producer's moves nothing by more than that)."""
+        now = time.monotonic()
+        if entered_ms is None:
+            return now
+        entered = now - max(0.0, time.time() - entered_ms / 1000)
+        return max(entered, self._flush_began)
 
     def pending(self) -> list[Batch]:
         """The batches not written yet."""
@@ -165,6 +184,7 @@ class BatchingSink(ABC, Lifecycle):
     async def flush(self, units: list[Unit] | None = None) -> FlushResult:
         """Write the units (default: `plan()`), all at once, and forget their batches: a flush
         takes as long as its slowest unit."""
+        self._flush_began = time.monotonic()
         planned = self.plan() if units is None else units
         units = [kept for unit in planned if (kept := [k for k in unit if k in self._batches])]
         batches = [[self._batches[key] for key in unit] for unit in units]

@@ -141,31 +141,33 @@ class SinkConsumer(Lifecycle):
                 await checkpoint.flush()
 
     async def _add(self, message: ConsumerRecord[bytes, bytes]) -> None:
-        """The record as a row of the sink; a repeat is skipped, a record that cannot become a
-        row is dead-lettered (both counted toward the next commit)."""
+        """The record as a row of the sink, or skipped (both count toward the next commit); its
+        batch's age counts from when it entered Kafka."""
+        source = Source(message.offset, message.key, message.value)
+        row = await self._row_or_none(message, source)
+        if row is None:
+            self._sink.skip(message.topic, message.partition, message.offset, message.timestamp)
+        else:
+            self._sink.add(row, message.topic, message.partition, source, message.timestamp)
+
+    async def _row_or_none(self, message: ConsumerRecord[bytes, bytes], source: Source) -> Any:
+        """The record's row; None for a repeat, a record the processors moved, a workflow change
+        not accepted, or a record that cannot become a row (dead-lettered)."""
         tp = TopicPartition(message.topic, message.partition)
         if self._require_checkpoint().repeated(tp, message.headers):
-            self._sink.skip(message.topic, message.partition, message.offset)
             self._metrics.inc(self._metrics.duplicates, message.topic, message.partition)
             self._metrics.inc(self._metrics.events_dropped, message.topic, message.partition)
-            return
+            return None
         if message.topic == topics.ENTRIES and self._moved_by_the_processors(message):
-            self._sink.skip(message.topic, message.partition, message.offset)
-            return
-        source = Source(message.offset, message.key, message.value)
+            return None
         try:
-            row = self._row(message.topic, source)
+            return self._row(message.topic, source)
         except ValueError as exc:
             reason = reason_for(exc) if isinstance(exc, ValidationError) else "invalid_record"
             await self._dead_letters.send(
                 message.topic, message.partition, source, reason, str(exc)
             )
-            self._sink.skip(message.topic, message.partition, message.offset)
-            return
-        if row is None:
-            self._sink.skip(message.topic, message.partition, message.offset)
-            return
-        self._sink.add(row, message.topic, message.partition, source)
+            return None
 
     async def _rebuild(self, tp: TopicPartition, first: int, last: int) -> None:
         """Add the records `first`..`last` of any partition, read by offset outside the group

@@ -16,7 +16,10 @@ class SinkSettings(BaseSettings):
     group_id: str = Field("headwater-sink", description="Kafka consumer group of the sink.")
     batch_max_rows: int = Field(50_000, ge=1, description="Flush when a batch has this many rows.")
     batch_max_age_ms: int = Field(
-        500, ge=10, description="Flush when a batch's oldest row waited this long."
+        300,
+        ge=10,
+        description="Flush when a batch's oldest row has been this long in Kafka (counted from "
+        "the last flush's start at the earliest).",
     )
     writers: int = Field(
         4,

@@ -1,6 +1,7 @@
 """The batching base: flush by size or age, commit `last + 1`, failures not committed."""
 
 import asyncio
+import time
 from collections.abc import Hashable
 from typing import Any
 
@@ -73,6 +74,25 @@ def test_flush_is_due_by_age() -> None:
     assert not sink.due()
     add(sink, 0, 0)
     assert sink.due()
+
+
+def test_a_batch_ages_from_when_its_first_record_entered_kafka_but_not_before_the_last_flush() -> (
+    None
+):
+    """Rows that arrived while a flush ran do not wait its time on top of their age; rows read
+    while catching up (long in Kafka) still wait the full age after the last flush began."""
+    sink = RecordingSink(max_rows=1000, max_age_s=10.0)
+    asyncio.run(sink.flush())
+    time.sleep(1.0)
+    now_ms = int(time.time() * 1000)
+    sink.skip("t", 0, 0, entered_ms=now_ms - 500)  # entered 0.5 s after the flush began
+    assert 9.2 < (sink.seconds_until_due() or 0) < 9.6  # not 10 (read now), nor 9 (the flush)
+    sink.discard("t", 0)
+    sink.add(make_event(), "t", 1, Source(0, b"k", b"v"), entered_ms=now_ms - 60_000)
+    assert 8.7 < (sink.seconds_until_due() or 0) < 9.1  # catching up: from the flush
+    sink.discard("t", 1)
+    sink.add(make_event(), "t", 2, Source(0, b"k", b"v"))  # no timestamp: from now
+    assert 9.7 < (sink.seconds_until_due() or 0) <= 10
 
 
 def test_a_failed_partition_is_not_committed_and_the_batch_is_cleared() -> None:
