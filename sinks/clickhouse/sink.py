@@ -131,8 +131,8 @@ class ClickHouseSink(BatchingSink):
 
     def group_key(self, batch: Batch) -> Hashable | None:
         """The events of all partitions bound for one shard go in one insert: an insert costs
-        ClickHouse about the same whatever its size, most of it its materialized views
-        (docs/performance.md, "Sink: one insert per flush")."""
+        ClickHouse about the same whatever its size, much of it its materialized views
+        (docs/performance.md, "Sink: one insert per flush, and a batch's age from Kafka")."""
         return batch.partition % self._shards if batch.topic == topics.EVENTS else None
 
     async def write_group(self, batches: list[Batch], token: str) -> list[list[RejectedRow]]:
