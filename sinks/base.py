@@ -53,7 +53,7 @@ class Batch:
     def token(self) -> str:
         """Names this exact offset range: the same range re-read after a crash gets the same
         token, which is what lets the store drop the repeated insert."""
-        return f"{self.topic}:{self.partition}:{self.first_offset}-{self.last_offset}"
+        return group_token(self.topic, [(self.partition, self.first_offset, self.last_offset)])
 
 
 def group_token(topic: str, ranges: list[tuple[int, int, int]]) -> str:
@@ -185,8 +185,7 @@ class BatchingSink(ABC, Lifecycle):
         """Write the units (default: `plan()`), all at once, and forget their batches: a flush
         takes as long as its slowest unit."""
         self._flush_began = time.monotonic()
-        planned = self.plan() if units is None else units
-        units = [kept for unit in planned if (kept := [k for k in unit if k in self._batches])]
+        units = self.plan() if units is None else units
         batches = [[self._batches[key] for key in unit] for unit in units]
         try:
             writes = (_write_unit(self, unit) for unit in batches)

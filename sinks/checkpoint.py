@@ -85,8 +85,8 @@ class Checkpoint:
     ) -> None:
         """`offsets` are the consumer's own offset calls; `dead_letters` returns once a letter is
         acknowledged; `settings` give the back-off and the fault-injection pause; `rebuild`
-        reads a range of any partition from Kafka by offset and adds its records to the sink as
-        `feed`'s `add` does (for a group's ranges, this sink's or not)."""
+        reads ranges of any partitions from Kafka by offset and adds their records to the sink
+        as `feed`'s `add` does (for a group's ranges, this sink's or not)."""
         self._sink = sink
         self._offsets = offsets
         self._dead_letters = dead_letters

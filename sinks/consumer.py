@@ -169,9 +169,9 @@ class SinkConsumer(Lifecycle):
             )
             return None
 
-    async def _rebuild(self, tp: TopicPartition, first: int, last: int) -> None:
-        """Add the records `first`..`last` of any partition, read by offset outside the group
-        (to write a pending group again: `sinks/checkpoint.py`)."""
+    async def _rebuild(self, ranges: list[tuple[TopicPartition, int, int]]) -> None:
+        """Add the records `first`..`last` of each range, of any partitions, read by offset with
+        one reader outside the group (to write a pending group again: `sinks/checkpoint.py`)."""
         reader = AIOKafkaConsumer(
             bootstrap_servers=self._kafka.bootstrap_servers,
             enable_auto_commit=False,
@@ -179,13 +179,16 @@ class SinkConsumer(Lifecycle):
         )
         await reader.start()
         try:
-            reader.assign([tp])
-            reader.seek(tp, first)
-            while await reader.position(tp) <= last:
-                fetched = await reader.getmany(tp, timeout_ms=1000)
-                for record in fetched.get(tp, []):
-                    if record.offset <= last:
-                        await self._add(record)
+            last = {tp: end for tp, _, end in ranges}
+            reader.assign(list(last))
+            for tp, first, _ in ranges:
+                reader.seek(tp, first)
+            while unread := [tp for tp, end in last.items() if await reader.position(tp) <= end]:
+                fetched = await reader.getmany(*unread, timeout_ms=1000)
+                for tp, records in fetched.items():
+                    for record in records:
+                        if record.offset <= last[tp]:
+                            await self._add(record)
         finally:
             await reader.stop()
 

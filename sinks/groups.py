@@ -24,9 +24,9 @@ __all__ = ["FlushPlan", "PendingGroup", "Rebuild", "plan_flush", "rebuild_group"
 # group whose ranges and marks would not fit is written partition by partition instead.
 _MAX_METADATA_CHARS = 3000
 
-Rebuild = Callable[[TopicPartition, int, int], Awaitable[None]]
-"""Reads a range of any partition from Kafka by offset and adds its records to the sink (as the
-consumer's `add` does, with the checkpoint's marks)."""
+Rebuild = Callable[[list[tuple[TopicPartition, int, int]]], Awaitable[None]]
+"""Reads ranges (partition, first, last) of any partitions from Kafka by offset and adds their
+records to the sink (as the consumer's `add` does, with the checkpoint's marks)."""
 
 
 @dataclass
@@ -79,14 +79,17 @@ def plan_flush(
             GroupMember(tp.partition, ready[tp].first_offset, ready[tp].last_offset, marks[tp])
             for tp in tps
         )
-        too_large = len(CommitMetadata({}, (0, 0), members).encode()) > _MAX_METADATA_CHARS
-        if len(unit) == 1 or too_large:
+        if len(unit) == 1 or _too_large(members):
             units.extend([key] for key in unit)
             continue
         units.append(unit)
         groups.update(dict.fromkeys(tps, PendingGroup(tps[0].topic, members, set(tps))))
     pending = {tp: _pending(batch, marks[tp], groups.get(tp)) for tp, batch in ready.items()}
     return FlushPlan(units, groups, pending)
+
+
+def _too_large(members: tuple[GroupMember, ...]) -> bool:
+    return len(CommitMetadata({}, (0, 0), members).encode()) > _MAX_METADATA_CHARS
 
 
 def _pending(batch: Batch, marks: Marks, group: PendingGroup | None) -> OffsetAndMetadata:
@@ -106,9 +109,11 @@ async def rebuild_group(
     and committed), keeps the marks it had."""
     others = [tp for tp in group.partitions if tp not in group.owned]
     kept = {tp: marks.pop(tp) for tp in others if tp in marks}
+    ranges = []
     for member, tp in zip(group.members, group.partitions, strict=True):
         marks[tp] = dict(member.marks)
-        await rebuild(tp, member.first, member.last)
+        ranges.append((tp, member.first, member.last))
+    await rebuild(ranges)
     for tp in others:
         marks.pop(tp, None)
     marks.update(kept)

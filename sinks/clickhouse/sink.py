@@ -140,12 +140,9 @@ class ClickHouseSink(BatchingSink):
         refuses its data, each batch is written alone, isolating the refused rows (the same
         split whoever writes the group again)."""
         lines = [line for batch in batches for line in batch.rows]
-        settings = self._write_settings(batches[0].partition, token)
         try:
             with write_errors(token):
-                await self._clickhouse.call(
-                    _insert_json, self._table("events"), b"\n".join(lines), settings
-                )
+                await self._insert_events(lines, batches[0].partition, token)
             return [[] for _ in batches]
         except DataRefused:
             return [await self.write(batch) for batch in batches]
@@ -169,12 +166,7 @@ class ClickHouseSink(BatchingSink):
         token = f"{batch.topic}:{batch.partition}:{sources[0].offset}-{sources[-1].offset}"
         try:
             with write_errors(batch.token):
-                await self._clickhouse.call(
-                    _insert_json,
-                    self._table("events"),
-                    b"\n".join(lines),
-                    self._write_settings(batch.partition, token),
-                )
+                await self._insert_events(lines, batch.partition, token)
             return []
         except DataRefused as refused:
             if len(lines) == 1:
@@ -183,6 +175,13 @@ class ClickHouseSink(BatchingSink):
         return await self._insert_isolating(
             batch, lines[:middle], sources[:middle]
         ) + await self._insert_isolating(batch, lines[middle:], sources[middle:])
+
+    async def _insert_events(self, lines: list[bytes], partition: int, token: str) -> None:
+        """Event lines as one insert named `token`, to the shard of `partition`."""
+        settings = self._write_settings(partition, token)
+        await self._clickhouse.call(
+            _insert_json, self._table("events"), b"\n".join(lines), settings
+        )
 
     async def _insert(
         self, table: str, columns: tuple[str, ...], rows: list[list[Any]], batch: Batch

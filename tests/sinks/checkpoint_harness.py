@@ -120,11 +120,12 @@ class Harness:
         )
         self.kafka: dict[int, list[Record]] = {}  # partition -> its records, read by offset
 
-    async def rebuild(self, tp: TopicPartition, first: int, last: int) -> None:
-        self.log.append(("read", tp.partition, first, last))
-        for record in self.kafka.get(tp.partition, []):
-            if first <= record.offset <= last:
-                await self.add(record)
+    async def rebuild(self, ranges: list[tuple[TopicPartition, int, int]]) -> None:
+        for tp, first, last in ranges:
+            self.log.append(("read", tp.partition, first, last))
+            for record in self.kafka.get(tp.partition, []):
+                if first <= record.offset <= last:
+                    await self.add(record)
 
     async def feed(self, partition: int, *records: Record) -> int:
         return await self.checkpoint.feed(TopicPartition("t", partition), records, self.add)
